@@ -1,0 +1,91 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { DomainError } from '../../domain/errors.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { Database } from '../postgres/database.ts';
+import { makeAuthenticator } from './auth.ts';
+import { errorHandler } from './error-mapping.ts';
+import { makeIdempotency } from './idempotency.ts';
+import { registerRateLimit } from './rate-limit.ts';
+import { apiKeyRoutes } from './routes/api-key-routes.ts';
+import { incidentRoutes } from './routes/incident-routes.ts';
+import { systemRoutes, type Readiness } from './routes/system-routes.ts';
+
+export interface AppDeps {
+  db: Database;
+  logger: FastifyBaseLogger;
+  clock: Clock;
+  readiness: Readiness;
+  config: {
+    ADMIN_API_KEY?: string | undefined;
+    RATE_LIMIT_MAX: number;
+    RATE_LIMIT_WINDOW_SECONDS: number;
+    IDEMPOTENCY_TTL_HOURS: number;
+  };
+  /** Largest accepted request body; larger ones are 413 PAYLOAD_TOO_LARGE. */
+  bodyLimitBytes?: number;
+}
+
+// X-Request-ID is honoured when it is short and plain; anything else is replaced.
+const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && saneRequestId.test(given) ? given : crypto.randomUUID();
+    },
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    // Closing waits for in-flight requests but drops idle keep-alive sockets at once.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: {
+      customOptions: {
+        // Unknown fields are errors, not silently dropped: a typo must not look like success.
+        removeAdditional: false,
+        allErrors: true,
+        coerceTypes: 'array',
+        useDefaults: true,
+      },
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // JSON only: a text/plain body is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new DomainError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tocsin',
+        version: '0.1.0',
+        description: 'Incident management and notification delivery on PostgreSQL. Errors share one shape: {code, message, request_id, details?}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const auth = makeAuthenticator({ db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY });
+  const idempotent = makeIdempotency({ db: deps.db, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
+  await registerRateLimit(app, { db: deps.db, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
+
+  await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness }));
+  await app.register(apiKeyRoutes({ db: deps.db, auth }));
+  await app.register(incidentRoutes({ db: deps.db, clock: deps.clock, auth, idempotent }));
+  return app;
+}

@@ -1,0 +1,66 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { allows, type Principal, type Scope } from '../../domain/api-key.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { findActiveKeyByHash, hashKey } from '../postgres/api-key-store.ts';
+import type { Database } from '../postgres/database.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/**
+ * Bearer API keys (SPEC section 2). A key found in PostgreSQL is remembered for a few seconds so
+ * that a busy client does not cost a query per request; revoking a key therefore takes effect on
+ * other API processes within CACHE_MS (at once on the process that revoked it).
+ */
+const CACHE_MS = 5_000;
+const CACHE_MAX = 10_000;
+
+export function makeAuthenticator(deps: { db: Database; adminApiKey?: string | undefined }) {
+  const cache = new Map<string, { principal: Principal | null; until: number }>();
+  const adminHash = deps.adminApiKey ? Buffer.from(hashKey(deps.adminApiKey), 'hex') : undefined;
+
+  async function resolve(token: string): Promise<Principal | null> {
+    const keyHash = hashKey(token);
+    if (adminHash && timingSafeEqual(adminHash, Buffer.from(keyHash, 'hex'))) {
+      return { key_id: 'bootstrap', name: 'admin', scopes: ['admin'] };
+    }
+    const cached = cache.get(keyHash);
+    if (cached && cached.until > Date.now()) return cached.principal;
+    const record = await findActiveKeyByHash(deps.db, keyHash);
+    const principal = record ? { key_id: record.id, name: record.name, scopes: record.scopes } : null;
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(keyHash, { principal, until: Date.now() + CACHE_MS });
+    return principal;
+  }
+
+  return {
+    /** An onRequest hook: runs before the body is read, so an unauthenticated client costs little. */
+    require(scope: Scope) {
+      return async (request: FastifyRequest): Promise<void> => {
+        const header = request.headers.authorization;
+        const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+        if (!match) {
+          throw new DomainError('UNAUTHORIZED', 'send an API key as "Authorization: Bearer <key>"');
+        }
+        const principal = await resolve(match[1]!);
+        if (!principal) throw new DomainError('UNAUTHORIZED', 'the API key is not valid or was revoked');
+        if (!allows(principal.scopes, scope)) {
+          throw new DomainError('FORBIDDEN', `this API key lacks the ${scope} scope`, {
+            required: scope,
+            held: principal.scopes,
+          });
+        }
+        request.principal = principal;
+      };
+    },
+    forget(): void {
+      cache.clear();
+    },
+  };
+}
+
+export type Authenticator = ReturnType<typeof makeAuthenticator>;

@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Scope } from '../../domain/api-key.ts';
+import type { Executor } from './database.ts';
+
+// Keys are `tsn_` and 32 random bytes; only a SHA-256 hash is stored (a key is high-entropy, so
+// a slow password hash buys nothing and would cost every request).
+
+export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+export function generateKey(): string {
+  return `tsn_${randomBytes(32).toString('base64url')}`;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  key_prefix: string;
+  created_at: Date;
+}
+
+const columns = ['id', 'name', 'scopes', 'key_prefix', 'created_at'] as const;
+
+export async function createApiKey(db: Executor, input: { name: string; scopes: Scope[] }) {
+  const key = generateKey();
+  const row = await db
+    .insertInto('api_keys')
+    .values({ name: input.name, scopes: input.scopes, key_hash: hashKey(key), key_prefix: key.slice(0, 8) })
+    .returning(columns)
+    .executeTakeFirstOrThrow();
+  return { ...(row as ApiKeyRecord), key };
+}
+
+export async function findActiveKeyByHash(db: Executor, keyHash: string): Promise<ApiKeyRecord | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select(columns)
+    .where('key_hash', '=', keyHash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return row as ApiKeyRecord | undefined;
+}
+
+export async function listApiKeys(db: Executor): Promise<ApiKeyRecord[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select(columns)
+    .where('revoked_at', 'is', null)
+    .orderBy('created_at', 'asc')
+    .orderBy('id', 'asc')
+    .execute();
+  return rows as ApiKeyRecord[];
+}
+
+/** Revokes rather than deletes, so the audit trail of what a key did keeps its name. */
+export async function revokeApiKey(db: Executor, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: sql`now()` })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function countActiveKeys(db: Executor): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,94 @@
+import { sql } from 'kysely';
+import type { Incident, IncidentStatus, Severity, TimelineEvent } from '../../domain/incident.ts';
+import type { IncidentWrites, TimelineWrites } from '../../ports/unit-of-work.ts';
+import { decodeCursor, page } from './cursor.ts';
+import type { Executor } from './database.ts';
+
+const incidentColumns = [
+  'id', 'title', 'description', 'severity', 'status', 'team_id', 'assignee_id', 'source', 'dedup_key',
+  'created_by', 'notification_status', 'version', 'created_at', 'updated_at', 'acknowledged_at', 'resolved_at',
+] as const;
+
+const eventColumns = ['id', 'incident_id', 'type', 'actor', 'data', 'created_at'] as const;
+
+export async function getIncident(db: Executor, id: string): Promise<Incident | undefined> {
+  const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).executeTakeFirst();
+  return row as Incident | undefined;
+}
+
+export interface IncidentFilter {
+  status?: IncidentStatus;
+  severity?: Severity;
+  team_id?: string;
+  q?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  cursor?: string;
+}
+
+export async function listIncidents(db: Executor, filter: IncidentFilter) {
+  let query = db.selectFrom('incidents').select(incidentColumns);
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.severity) query = query.where('severity', '=', filter.severity);
+  if (filter.team_id) query = query.where('team_id', '=', filter.team_id);
+  if (filter.from) query = query.where('created_at', '>=', filter.from);
+  if (filter.to) query = query.where('created_at', '<', filter.to);
+  if (filter.q) {
+    // websearch syntax: words are ANDed, "quoted phrases" and -exclusions work as users expect.
+    query = query.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${filter.q})`);
+  }
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  return page(rows as Incident[], filter.limit);
+}
+
+export async function listTimeline(db: Executor, incidentId: string): Promise<TimelineEvent[]> {
+  const rows = await db
+    .selectFrom('incident_events')
+    .select(eventColumns)
+    .where('incident_id', '=', incidentId)
+    .orderBy('seq', 'asc')
+    .execute();
+  return rows as TimelineEvent[];
+}
+
+export function makeIncidentWrites(db: Executor): IncidentWrites {
+  return {
+    async insert(row) {
+      return (await db.insertInto('incidents').values(row).returning(incidentColumns).executeTakeFirstOrThrow()) as Incident;
+    },
+    async lock(id) {
+      const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).forUpdate().executeTakeFirst();
+      return row as Incident | undefined;
+    },
+    async update(id, changes, at) {
+      return (await db
+        .updateTable('incidents')
+        .set({ ...changes, version: sql`version + 1`, updated_at: at })
+        .where('id', '=', id)
+        .returning(incidentColumns)
+        .executeTakeFirstOrThrow()) as Incident;
+    },
+    async remove(id) {
+      const result = await db.deleteFrom('incidents').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+  };
+}
+
+export function makeTimelineWrites(db: Executor): TimelineWrites {
+  return {
+    async append(event) {
+      const row = await db
+        .insertInto('incident_events')
+        .values({ ...event, data: JSON.stringify(event.data) })
+        .returning(eventColumns)
+        .executeTakeFirstOrThrow();
+      return row as TimelineEvent;
+    },
+  };
+}

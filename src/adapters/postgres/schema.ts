@@ -1,0 +1,71 @@
+import type { ColumnType, Generated } from 'kysely';
+
+// The tables as kysely sees them. Kept by hand beside the migrations in /migrations.
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  name: string;
+  scopes: string[];
+  key_hash: string;
+  key_prefix: string;
+  created_at: Timestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface IncidentsTable {
+  id: Generated<string>;
+  title: string;
+  description: string | null;
+  severity: string;
+  status: Generated<string>;
+  team_id: string | null;
+  assignee_id: string | null;
+  source: Generated<string>;
+  dedup_key: string | null;
+  created_by: string;
+  notification_status: Generated<string>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  acknowledged_at: NullableTimestamp;
+  resolved_at: NullableTimestamp;
+  search: ColumnType<unknown, never, never>;
+}
+
+export interface IncidentEventsTable {
+  id: Generated<string>;
+  incident_id: string;
+  seq: ColumnType<string, never, never>;
+  type: string;
+  actor: string;
+  data: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  request_hash: string;
+  response_status: number | null;
+  response_body: ColumnType<unknown, string | null, string | null>;
+  response_headers: ColumnType<Record<string, string> | null, string | null, string | null>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface RateLimitHitsTable {
+  key: string;
+  window_start: Timestamp;
+  hits: number;
+}
+
+export interface DB {
+  api_keys: ApiKeysTable;
+  incidents: IncidentsTable;
+  incident_events: IncidentEventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  rate_limit_hits: RateLimitHitsTable;
+}

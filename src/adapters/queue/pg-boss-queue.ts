@@ -1,0 +1,38 @@
+import { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+
+/**
+ * pg-boss in its own schema beside Tocsin's tables (SPEC section 1). LISTEN/NOTIFY is on so
+ * workers wake the moment a job commits; polling stays as a slow backstop.
+ */
+export function makeBoss(options: { connectionString: string; logger: Logger; max?: number; supervise: boolean }) {
+  const boss = new PgBoss({
+    connectionString: options.connectionString,
+    schema: 'pgboss',
+    application_name: 'tocsin-queue',
+    max: options.max ?? 10,
+    useListenNotify: true,
+    // Only worker processes run maintenance and cron; API processes only send.
+    supervise: options.supervise,
+    schedule: options.supervise,
+  });
+  // pg-boss reports lost connections and failed maintenance as 'error' events; it recovers by
+  // itself, so they are logged rather than allowed to crash the process.
+  boss.on('error', (error) => options.logger.error({ err: error }, 'queue error'));
+  boss.on('warning', (warning) => options.logger.warn({ warning }, 'queue warning'));
+  let started = false;
+  return {
+    boss,
+    async start() {
+      await boss.start();
+      started = true;
+    },
+    async stop() {
+      started = false;
+      await boss.stop({ graceful: true, timeout: 20_000 });
+    },
+    isStarted: () => started,
+  };
+}
+
+export type Queue = ReturnType<typeof makeBoss>;

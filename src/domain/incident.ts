@@ -1,0 +1,100 @@
+import { DomainError } from './errors.ts';
+
+export const severities = ['P1', 'P2', 'P3', 'P4'] as const;
+export type Severity = (typeof severities)[number];
+
+export const incidentStatuses = ['open', 'acknowledged', 'resolved'] as const;
+export type IncidentStatus = (typeof incidentStatuses)[number];
+
+export const notificationSummaries = ['none', 'pending', 'sent', 'partial', 'failed'] as const;
+export type NotificationSummary = (typeof notificationSummaries)[number];
+
+export interface Incident {
+  id: string;
+  title: string;
+  description: string | null;
+  severity: Severity;
+  status: IncidentStatus;
+  team_id: string | null;
+  assignee_id: string | null;
+  source: string;
+  dedup_key: string | null;
+  created_by: string;
+  notification_status: NotificationSummary;
+  /** Bumped by every change; the ETag of the incident (SPEC section 2). */
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  acknowledged_at: Date | null;
+  resolved_at: Date | null;
+}
+
+// SPEC section 3: open → acknowledged, open → resolved, acknowledged → resolved. Resolved is final.
+const allowedTransitions: Record<IncidentStatus, readonly IncidentStatus[]> = {
+  open: ['acknowledged', 'resolved'],
+  acknowledged: ['resolved'],
+  resolved: [],
+};
+
+export type TransitionDecision =
+  | { kind: 'unchanged' }
+  | { kind: 'changed'; from: IncidentStatus; to: IncidentStatus };
+
+/**
+ * Decides a status change. The same status again is an idempotent no-op; anything not in the
+ * table is refused with the details the SPEC promises (`from`, `to`, `allowed`).
+ */
+export function decideTransition(from: IncidentStatus, to: IncidentStatus): TransitionDecision {
+  if (from === to) return { kind: 'unchanged' };
+  const allowed = allowedTransitions[from];
+  if (!allowed.includes(to)) {
+    throw new DomainError(
+      'INVALID_STATUS_TRANSITION',
+      allowed.length === 0
+        ? `incident is ${from}, which is final`
+        : `cannot move an incident from ${from} to ${to}`,
+      { from, to, allowed: [...allowed] },
+    );
+  }
+  return { kind: 'changed', from, to };
+}
+
+/** The timestamp columns a transition sets, so that the store stays free of rules. */
+export function transitionTimestamps(to: IncidentStatus, at: Date): { acknowledged_at?: Date; resolved_at?: Date } {
+  if (to === 'acknowledged') return { acknowledged_at: at };
+  if (to === 'resolved') return { resolved_at: at };
+  return {};
+}
+
+export type IncidentChanges = Partial<
+  Pick<Incident, 'title' | 'description' | 'severity' | 'team_id' | 'assignee_id'>
+>;
+
+/** The fields a PATCH really changes: a field sent with its current value is not a change. */
+export function diffIncident(current: Incident, requested: IncidentChanges): IncidentChanges {
+  const changed: IncidentChanges = {};
+  for (const key of Object.keys(requested) as (keyof IncidentChanges)[]) {
+    const value = requested[key];
+    if (value !== undefined && value !== current[key]) {
+      (changed as Record<string, unknown>)[key] = value;
+    }
+  }
+  return changed;
+}
+
+export const timelineEventTypes = [
+  'incident.created',
+  'incident.updated',
+  'incident.status_changed',
+  'incident.comment',
+] as const;
+export type TimelineEventType = (typeof timelineEventTypes)[number];
+
+export interface TimelineEvent {
+  id: string;
+  incident_id: string;
+  type: TimelineEventType;
+  actor: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}

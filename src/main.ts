@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// The composition root (STYLE habit 3): the only place that wires things together, and the only
+// one that deals with the process (arguments, signals, exit codes).
+import closeWithGrace from 'close-with-grace';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { systemClock } from './ports/clock.ts';
+import { buildApp } from './adapters/http/app.ts';
+import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
+import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
+import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
+import { makeBoss } from './adapters/queue/pg-boss-queue.ts';
+
+const roles = ['all', 'api', 'worker', 'migrate'] as const;
+type Role = (typeof roles)[number];
+
+const usage = `usage: tocsin [all|api|worker|migrate]
+  all      API and worker in one process (the default; what npm start runs)
+  api      the HTTP API only; run several behind a load balancer
+  worker   the queue workers only; run as many as the load needs
+  migrate  apply database migrations and exit
+Configuration is read from environment variables; see the README.`;
+
+export function makeLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'tocsin', pid: process.pid },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'headers.authorization',
+        '*.password',
+        '*.key',
+        '*.token',
+        '*.secret',
+        'config.ADMIN_API_KEY',
+        'config.DATABASE_URL',
+        'config.SMS_AUTH_TOKEN',
+        'config.PUSH_API_TOKEN',
+        'config.WEBHOOK_SIGNING_SECRET',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function run(role: Role, config: Config, logger: Logger): Promise<void> {
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    say('No DATABASE_URL: starting embedded PostgreSQL with its data in ./.tocsin/pg ...');
+    embedded = await startEmbeddedPostgres({ dataDir: '.tocsin/pg', log: (message) => logger.warn(message) });
+    databaseUrl = embedded.url;
+  }
+
+  const pool = makePool(databaseUrl, 20);
+  const db = makeDatabase(pool);
+  const applied = await migrateToLatest(db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  if (role === 'migrate') {
+    say(applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date');
+    await db.destroy();
+    await embedded?.stop();
+    return;
+  }
+
+  const runsWorkers = role === 'all' || role === 'worker';
+  const runsApi = role === 'all' || role === 'api';
+  const queue = makeBoss({ connectionString: databaseUrl, logger, supervise: runsWorkers });
+  await queue.start();
+  if (runsWorkers) await startMaintenanceWorker({ boss: queue.boss, db, logger });
+
+  let app: FastifyInstance | undefined;
+  if (runsApi) {
+    app = await buildApp({ db, logger, clock: systemClock, readiness: { queueStarted: queue.isStarted }, config });
+    await app.listen({ host: config.HOST, port: config.PORT });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const base = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+    say(`Tocsin ${role} listening on ${base}`);
+    say(`API docs: ${base}/docs (OpenAPI: ${base}/openapi.json)`);
+  } else {
+    say('Tocsin worker started');
+  }
+
+  // First start: nobody can call the API without a key, so make one and show it once.
+  if (runsApi && !config.ADMIN_API_KEY && (await countActiveKeys(db)) === 0) {
+    const created = await createApiKey(db, { name: 'first admin', scopes: ['admin'] });
+    say(`First start: created an admin API key (shown only now; keep it safe):\n  ${created.key}`);
+  }
+
+  closeWithGrace({ delay: 30_000, logger: { error: (message) => logger.error(message) } }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an error');
+    else logger.info({ signal }, 'shutting down');
+    // Stop taking requests and let in-flight ones finish, then let in-flight jobs finish.
+    await app?.close();
+    await queue.stop();
+    await db.destroy();
+    await embedded?.stop();
+  });
+}
+
+async function main(): Promise<void> {
+  const arg = process.argv[2] ?? 'all';
+  if (arg === '--help' || arg === '-h' || arg === 'help') {
+    say(usage);
+    return;
+  }
+  if (!(roles as readonly string[]).includes(arg)) {
+    process.stderr.write(`unknown role "${arg}"\n${usage}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tocsin: ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+  const logger = makeLogger(config.LOG_LEVEL);
+  try {
+    await run(arg as Role, config, logger);
+  } catch (error) {
+    if (error instanceof EmbeddedPostgresError) {
+      process.stderr.write(`tocsin: ${error.message}\n`);
+    } else {
+      logger.fatal({ err: error }, 'could not start');
+      process.stderr.write(`tocsin: could not start: ${(error as Error).message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+await main();
