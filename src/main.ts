@@ -2,9 +2,10 @@
 // The composition root (STYLE habit 3): the only place that wires things together, and the only
 // one that deals with the process (arguments, signals, exit codes).
 import closeWithGrace from 'close-with-grace';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { makeLogger } from './logger.ts';
 import { systemClock } from './ports/clock.ts';
 import { buildApp } from './adapters/http/app.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
@@ -22,29 +23,6 @@ const usage = `usage: tocsin [all|api|worker|migrate]
   worker   the queue workers only; run as many as the load needs
   migrate  apply database migrations and exit
 Configuration is read from environment variables; see the README.`;
-
-export function makeLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'tocsin', pid: process.pid },
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'headers.authorization',
-        '*.password',
-        '*.key',
-        '*.token',
-        '*.secret',
-        'config.ADMIN_API_KEY',
-        'config.DATABASE_URL',
-        'config.SMS_AUTH_TOKEN',
-        'config.PUSH_API_TOKEN',
-        'config.WEBHOOK_SIGNING_SECRET',
-      ],
-      censor: '[redacted]',
-    },
-  });
-}
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
