@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:net';
@@ -19,10 +19,13 @@ export interface TestServer {
 async function tryTestcontainers(log: (line: string) => void): Promise<TestServer | undefined> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       getContainerRuntimeClient(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 15 s')), 15_000)),
-    ]);
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 15 s')), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
   } catch (error) {
     log(`no container runtime (${(error as Error).message.split('\n')[0]}); using embedded PostgreSQL`);
     return undefined;
@@ -46,6 +49,7 @@ function freePort(): Promise<number> {
 async function startEmbedded(): Promise<TestServer> {
   // The temporary folder is enterable by the `postgres` user that runs PostgreSQL when we are root.
   const dir = await mkdtemp(path.join(tmpdir(), 'tocsin-test-pg-'));
+  await chmod(dir, 0o755); // mkdtemp makes it owner-only
   const port = await freePort();
   const postgres = new EmbeddedPostgres({
     databaseDir: path.join(dir, 'data'),
