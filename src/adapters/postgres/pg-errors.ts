@@ -16,10 +16,18 @@ export function translatePgError(error: unknown): unknown {
     case '22001': // string_data_right_truncation
     case '23514': // check_violation
     case '22021': // character_not_in_repertoire (a NUL byte in text)
+    case '22P05': // untranslatable_character (a \u0000 in jsonb)
     case '54000': // program_limit_exceeded (a tsvector or index row too large)
       return new DomainError('VALIDATION_ERROR', 'a value was not accepted by the database', [
         { field: (error as { column?: string }).column ?? 'body', message: (error as Error).message },
       ], { cause: error });
+    case '23503': {
+      // foreign_key_violation: a reference to something that does not exist (an incident_id, say).
+      const column = /Key \(([a-z_]+)\)/.exec((error as { detail?: string }).detail ?? '')?.[1] ?? 'body';
+      return new DomainError('VALIDATION_ERROR', `${column} refers to something that does not exist`, [
+        { field: `body.${column}`, message: 'refers to something that does not exist' },
+      ], { cause: error });
+    }
     default:
       return error;
   }
