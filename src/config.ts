@@ -36,9 +36,13 @@ const EnvSchema = Type.Object({
   SMS_API_URL: Type.Optional(Url('http|https')),
   SMS_ACCOUNT_SID: Type.Optional(Text('an account id')),
   SMS_AUTH_TOKEN: Type.Optional(Text('a token')),
+  SMS_FROM: Type.Optional(Text('the sender number or id, such as +14155550100')),
   PUSH_API_URL: Type.Optional(Url('http|https')),
   PUSH_API_TOKEN: Type.Optional(Text('a token')),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Url('http|https')),
+  CIRCUIT_BREAKER_HALF_OPEN_SECONDS: Int(1, 3600, 30),
+  WORKER_BATCH_SIZE: Int(1, 1000, 50),
+  WORKER_CONCURRENCY: Int(1, 64, 2),
 });
 
 type Env = Static<typeof EnvSchema>;

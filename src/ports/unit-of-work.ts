@@ -1,4 +1,5 @@
 import type { Incident, IncidentChanges, IncidentStatus, Severity, TimelineEvent, TimelineEventType } from '../domain/incident.ts';
+import type { Attempt, Channel, Notification, NotificationStatus, Priority } from '../domain/notification.ts';
 
 /**
  * What a use case may do inside one transaction. The PostgreSQL adapter binds every store to the
@@ -8,6 +9,8 @@ import type { Incident, IncidentChanges, IncidentStatus, Severity, TimelineEvent
 export interface Stores {
   incidents: IncidentWrites;
   timeline: TimelineWrites;
+  notifications: NotificationWrites;
+  jobs: JobWrites;
 }
 
 export type Transact = <T>(work: (stores: Stores) => Promise<T>) => Promise<T>;
@@ -39,6 +42,69 @@ export interface IncidentWrites {
   remove(id: string): Promise<boolean>;
 }
 
+export interface NewTimelineEvent {
+  incident_id: string;
+  type: TimelineEventType;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
 export interface TimelineWrites {
-  append(event: { incident_id: string; type: TimelineEventType; actor: string; data: Record<string, unknown> }): Promise<TimelineEvent>;
+  append(event: NewTimelineEvent): Promise<TimelineEvent>;
+  appendMany(events: NewTimelineEvent[]): Promise<void>;
+}
+
+export interface NewNotificationRow {
+  id: string;
+  channel: Channel;
+  recipient: string;
+  subject: string | null;
+  content: string;
+  priority: Priority;
+  status: 'scheduled' | 'queued';
+  scheduled_at: Date | null;
+  max_retries: number;
+  batch_id: string | null;
+  incident_id: string | null;
+  metadata: Record<string, unknown>;
+  job_id: string;
+}
+
+/** How one delivery attempt ended, to be written with the notification's new state. */
+export interface AttemptRecord {
+  notification_id: string;
+  attempt: Attempt;
+  status: NotificationStatus;
+  /** Set when a retry job replaces the current one. */
+  job_id?: string;
+  last_error: string | null;
+  sent_at: Date | null;
+}
+
+export interface NotificationWrites {
+  insertMany(rows: NewNotificationRow[]): Promise<Notification[]>;
+  lock(id: string): Promise<Notification | undefined>;
+  update(id: string, changes: Partial<Pick<Notification, 'status' | 'job_id' | 'retry_count' | 'last_error'>>): Promise<Notification>;
+  /** Writes the attempts and the notifications' new states of a batch, in a few statements. */
+  recordAttempts(records: AttemptRecord[]): Promise<void>;
+  /** Puts deferred notifications back to `queued` under a new job, without counting an attempt. */
+  requeue(items: { notification_id: string; job_id: string }[]): Promise<void>;
+  /** Recomputes `notification_status` of these incidents from their notifications. */
+  refreshIncidentSummaries(incidentIds: string[]): Promise<void>;
+}
+
+export interface DeliveryJob {
+  id: string;
+  channel: Channel;
+  notification_id: string;
+  priority: Priority;
+  start_after: Date | null;
+}
+
+/** The queue, bound to the same transaction as the rows (pg-boss with a kysely adapter). */
+export interface JobWrites {
+  enqueue(jobs: DeliveryJob[]): Promise<void>;
+  cancel(channel: Channel, jobId: string): Promise<void>;
+  /** Removes the notification's job from the channel's dead letter queue (redrive). */
+  removeDeadLetter(channel: Channel, notificationId: string): Promise<void>;
 }

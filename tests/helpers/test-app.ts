@@ -1,15 +1,15 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/adapters/http/app.ts';
 import { createApiKey } from '../../src/adapters/postgres/api-key-store.ts';
-import { makeDatabase, makePool, type Database } from '../../src/adapters/postgres/database.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import type { Database } from '../../src/adapters/postgres/database.ts';
+import { loadConfig } from '../../src/config.ts';
 import { makeLogger } from '../../src/logger.ts';
-import { systemClock } from '../../src/ports/clock.ts';
+import { startService, type Service, type ServiceRole } from '../../src/service.ts';
 import { createTestDatabase } from './test-database.ts';
 
 export interface TestApp {
   app: FastifyInstance;
   db: Database;
+  service: Service;
   databaseUrl: string;
   keys: { admin: string; write: string; read: string };
   /** app.inject with a bearer key (the admin key unless `as` says otherwise). */
@@ -18,24 +18,24 @@ export interface TestApp {
 }
 
 /**
- * The real HTTP app on a database of its own. `shareDatabaseOf` builds a second app (a second
- * "API process") on the same database.
+ * The real service (src/service.ts) on a database of its own: the API only by default, or API
+ * and workers with `role: 'all'`. `shareDatabaseOf` starts a second "process" on the same database.
  */
 export async function startTestApp(
-  options: { env?: Record<string, string>; shareDatabaseOf?: TestApp } = {},
+  options: { env?: Record<string, string>; shareDatabaseOf?: TestApp; role?: ServiceRole } = {},
 ): Promise<TestApp> {
   const database = options.shareDatabaseOf ? undefined : await createTestDatabase();
   const url = options.shareDatabaseOf?.databaseUrl ?? database!.url;
-  const config: Config = loadConfig({ DATABASE_URL: url, ...options.env });
-  const db = makeDatabase(makePool(url, 10));
-  const app = await buildApp({
-    db,
-    logger: makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-    clock: systemClock,
-    readiness: { queueStarted: () => true },
+  const config = loadConfig({ DATABASE_URL: url, ...options.env });
+  const service = await startService({
+    role: options.role ?? 'api',
     config,
+    logger: makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    databaseUrl: url,
   });
+  const app = service.app!;
   await app.ready();
+  const db = service.db;
   const keys = options.shareDatabaseOf?.keys ?? {
     admin: (await createApiKey(db, { name: 'test admin', scopes: ['admin'] })).key,
     write: (await createApiKey(db, { name: 'test writer', scopes: ['write'] })).key,
@@ -44,6 +44,7 @@ export async function startTestApp(
   return {
     app,
     db,
+    service,
     databaseUrl: url,
     keys,
     call({ as = 'admin', headers, ...rest }) {
@@ -53,8 +54,7 @@ export async function startTestApp(
       });
     },
     async close() {
-      await app.close();
-      await db.destroy();
+      await service.close();
       await database?.drop();
     },
   };

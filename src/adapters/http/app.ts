@@ -2,7 +2,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { DomainError } from '../../domain/errors.ts';
+import type { PgBoss } from 'pg-boss';
+import type { Channel } from '../../domain/notification.ts';
 import type { Clock } from '../../ports/clock.ts';
+import type { Metrics } from '../metrics.ts';
+import { makeTransact } from '../postgres/unit-of-work.ts';
 import type { Database } from '../postgres/database.ts';
 import { makeAuthenticator } from './auth.ts';
 import { errorHandler } from './error-mapping.ts';
@@ -10,10 +14,15 @@ import { makeIdempotency } from './idempotency.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { apiKeyRoutes } from './routes/api-key-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
+import { notificationRoutes } from './routes/notification-routes.ts';
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 
 export interface AppDeps {
   db: Database;
+  boss: PgBoss;
+  metrics: Metrics;
+  /** Why a channel cannot be used on this server (its provider is not configured), or null. */
+  channelProblem: (channel: Channel) => string | null;
   logger: FastifyBaseLogger;
   clock: Clock;
   readiness: Readiness;
@@ -43,6 +52,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Closing waits for in-flight requests but drops idle keep-alive sockets at once.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // A URL the router cannot decode (a bad percent-escape) never reaches onRequest or the error
+    // handler; without this Fastify answers in its own shape and without an X-Request-ID.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      errorHandler(error, request, reply);
+    },
     ajv: {
       customOptions: {
         // Unknown fields are errors, not silently dropped: a typo must not look like success.
@@ -56,6 +71,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
   // JSON only: a text/plain body is a 415, not a string that fails validation later.
@@ -81,11 +99,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const auth = makeAuthenticator({ db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY });
-  const idempotent = makeIdempotency({ db: deps.db, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
+  const idempotent = makeIdempotency({ db: deps.db, boss: deps.boss, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
+  const transact = makeTransact(deps.db, deps.boss);
   await registerRateLimit(app, { db: deps.db, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
 
-  await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness }));
+  await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness, metrics: deps.metrics }));
   await app.register(apiKeyRoutes({ db: deps.db, auth }));
-  await app.register(incidentRoutes({ db: deps.db, clock: deps.clock, auth, idempotent }));
+  await app.register(incidentRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
+  await app.register(notificationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
   return app;
 }

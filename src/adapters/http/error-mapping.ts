@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type ErrorCode } from '../../domain/errors.ts';
+import { translatePgError } from '../postgres/pg-errors.ts';
 
 // The one table from error code to HTTP status (STYLE habit 6).
 const statusOf: Record<ErrorCode, number> = {
@@ -10,6 +11,8 @@ const statusOf: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   INCIDENT_NOT_FOUND: 404,
   API_KEY_NOT_FOUND: 404,
+  NOTIFICATION_NOT_FOUND: 404,
+  BATCH_NOT_FOUND: 404,
   IDEMPOTENCY_KEY_CONFLICT: 409,
   NOT_CANCELLABLE: 409,
   NOT_RETRYABLE: 409,
@@ -67,7 +70,10 @@ export interface ErrorResponse {
   body: { code: string; message: string; request_id: string; details?: unknown };
 }
 
-export function toErrorResponse(error: unknown, requestId: string): ErrorResponse {
+export function toErrorResponse(thrown: unknown, requestId: string): ErrorResponse {
+  // Reads (GET, lists, API keys) query outside a Transact, so their database errors arrive here
+  // untranslated; input that trips a database rule is still the client's fault, not a 500.
+  const error = translatePgError(thrown);
   if (error instanceof DomainError) {
     return {
       status: statusOf[error.code],

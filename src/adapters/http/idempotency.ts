@@ -6,6 +6,7 @@ import type { Transact } from '../../ports/unit-of-work.ts';
 import type { Database } from '../postgres/database.ts';
 import { claimIdempotencyKey, recordIdempotentResponse } from '../postgres/idempotency-store.ts';
 import { translatePgError } from '../postgres/pg-errors.ts';
+import type { PgBoss } from 'pg-boss';
 import { joinTransaction, makeTransact } from '../postgres/unit-of-work.ts';
 
 export interface Created {
@@ -21,8 +22,8 @@ const keyPattern = /^[\x21-\x7e]{1,255}$/;
  * committed, a different body under the same key is 409, and concurrent duplicates queue on the
  * key's row so exactly one of them creates anything. Without a key the work just runs.
  */
-export function makeIdempotency(deps: { db: Database; ttlHours: number }) {
-  const transact = makeTransact(deps.db);
+export function makeIdempotency(deps: { db: Database; boss: PgBoss; ttlHours: number }) {
+  const transact = makeTransact(deps.db, deps.boss);
 
   return async function respond(
     request: FastifyRequest,
@@ -59,7 +60,7 @@ export function makeIdempotency(deps: { db: Database; ttlHours: number }) {
           }
           return { replayed: true, status: claim.status, body: claim.body, headers: claim.headers };
         }
-        const created = await work(joinTransaction(trx));
+        const created = await work(joinTransaction(trx, deps.boss));
         const headers = created.headers ?? {};
         await recordIdempotentResponse(trx, { scope, key, status, body: created.body, headers });
         return { replayed: false, status, body: created.body, headers };

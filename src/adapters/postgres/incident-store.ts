@@ -90,5 +90,11 @@ export function makeTimelineWrites(db: Executor): TimelineWrites {
         .executeTakeFirstOrThrow();
       return row as TimelineEvent;
     },
+    async appendMany(events) {
+      await db
+        .insertInto('incident_events')
+        .values(events.map((event) => ({ ...event, data: JSON.stringify(event.data) })))
+        .execute();
+    },
   };
 }

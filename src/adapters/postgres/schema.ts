@@ -62,7 +62,56 @@ export interface RateLimitHitsTable {
   hits: number;
 }
 
+export interface NotificationsTable {
+  id: string;
+  channel: string;
+  recipient: string;
+  user_id: string | null;
+  subject: string | null;
+  content: string;
+  priority: string;
+  status: string;
+  scheduled_at: NullableTimestamp;
+  max_retries: number;
+  retry_count: Generated<number>;
+  attempt_count: Generated<number>;
+  batch_id: string | null;
+  incident_id: string | null;
+  metadata: ColumnType<Record<string, unknown>, string, string>;
+  job_id: string | null;
+  last_error: string | null;
+  sent_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface NotificationAttemptsTable {
+  notification_id: string;
+  attempt: number;
+  at: Timestamp;
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface ChannelRateWindowsTable {
+  channel: string;
+  window_start: Timestamp;
+  used: number;
+}
+
+export interface SettingsTable {
+  name: string;
+  value: string;
+  created_at: Timestamp;
+}
+
 export interface DB {
+  notifications: NotificationsTable;
+  notification_attempts: NotificationAttemptsTable;
+  channel_rate_windows: ChannelRateWindowsTable;
+  settings: SettingsTable;
   api_keys: ApiKeysTable;
   incidents: IncidentsTable;
   incident_events: IncidentEventsTable;

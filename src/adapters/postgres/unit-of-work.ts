@@ -1,17 +1,25 @@
+import type { PgBoss } from 'pg-boss';
 import type { Stores, Transact } from '../../ports/unit-of-work.ts';
+import { makeJobWrites } from '../queue/job-writes.ts';
 import type { Database, Executor } from './database.ts';
 import { makeIncidentWrites, makeTimelineWrites } from './incident-store.ts';
+import { makeNotificationWrites } from './notification-store.ts';
 import { translatePgError } from './pg-errors.ts';
 
-export function bindStores(db: Executor): Stores {
-  return { incidents: makeIncidentWrites(db), timeline: makeTimelineWrites(db) };
+export function bindStores(trx: Executor, boss: PgBoss): Stores {
+  return {
+    incidents: makeIncidentWrites(trx),
+    timeline: makeTimelineWrites(trx),
+    notifications: makeNotificationWrites(trx),
+    jobs: makeJobWrites(boss, trx),
+  };
 }
 
 /** A Transact that opens a new transaction for each unit of work. */
-export function makeTransact(db: Database): Transact {
+export function makeTransact(db: Database, boss: PgBoss): Transact {
   return async (work) => {
     try {
-      return await db.transaction().execute((trx) => work(bindStores(trx)));
+      return await db.transaction().execute((trx) => work(bindStores(trx, boss)));
     } catch (error) {
       throw translatePgError(error);
     }
@@ -22,10 +30,10 @@ export function makeTransact(db: Database): Transact {
  * A Transact that joins a transaction someone else opened: the HTTP idempotency layer uses it so
  * that the stored response commits with the resource it describes.
  */
-export function joinTransaction(trx: Executor): Transact {
+export function joinTransaction(trx: Executor, boss: PgBoss): Transact {
   return async (work) => {
     try {
-      return await work(bindStores(trx));
+      return await work(bindStores(trx, boss));
     } catch (error) {
       throw translatePgError(error);
     }

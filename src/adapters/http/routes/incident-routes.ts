@@ -6,13 +6,13 @@ import { actorOf } from '../../../domain/api-key.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { incidentStatuses, notificationSummaries, severities, type Incident, type TimelineEvent } from '../../../domain/incident.ts';
 import type { Clock } from '../../../ports/clock.ts';
+import type { Transact } from '../../../ports/unit-of-work.ts';
 import type { Database } from '../../postgres/database.ts';
 import { getIncident, listIncidents, listTimeline } from '../../postgres/incident-store.ts';
-import { makeTransact } from '../../postgres/unit-of-work.ts';
 import type { Authenticator } from '../auth.ts';
 import { etagOf, expectedVersion, isNotModified } from '../etag.ts';
 import type { Idempotency } from '../idempotency.ts';
-import { errors, IdempotencyHeaders, IdParams, Nullable, Page, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
+import { errors, IdempotencyHeaders, IdParams, instant, Nullable, Page, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
 
 const Severity = Type.Enum([...severities], { description: 'P1 is the most urgent' });
 const Status = Type.Enum([...incidentStatuses]);
@@ -121,6 +121,7 @@ const presentEvent = (event: TimelineEvent) => ({
 
 export interface IncidentRouteDeps {
   db: Database;
+  transact: Transact;
   clock: Clock;
   auth: Authenticator;
   idempotent: Idempotency;
@@ -128,7 +129,7 @@ export interface IncidentRouteDeps {
 
 export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const transact = makeTransact(deps.db);
+  const transact = deps.transact;
   const tags = ['incidents'];
   const context = (actor: string, t = transact): Context => ({ transact: t, clock: deps.clock, actor });
 
@@ -163,8 +164,8 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
     const result = await listIncidents(deps.db, {
       ...rest,
       limit,
-      ...(from ? { from: new Date(from) } : {}),
-      ...(to ? { to: new Date(to) } : {}),
+      ...(from ? { from: instant('from', from) } : {}),
+      ...(to ? { to: instant('to', to) } : {}),
     });
     return { data: result.data.map(presentIncident), next_cursor: result.next_cursor };
   });

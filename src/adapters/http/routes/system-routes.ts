@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import Type from 'typebox';
 import { sql } from 'kysely';
 import type { Database } from '../../postgres/database.ts';
+import type { Metrics } from '../../metrics.ts';
 import { errors } from '../schemas.ts';
 
 export interface Readiness {
@@ -12,7 +13,7 @@ export interface Readiness {
 const Health = Type.Object({ status: Type.String() });
 const Ready = Type.Object({ status: Type.String(), database: Type.Boolean(), queue: Type.Boolean() });
 
-export const systemRoutes = (deps: { db: Database; readiness: Readiness }): FastifyPluginAsync => async (app) => {
+export const systemRoutes = (deps: { db: Database; readiness: Readiness; metrics: Metrics }): FastifyPluginAsync => async (app) => {
   const tags = ['system'];
 
   app.get('/health', { schema: { tags, summary: 'Liveness: the process answers', response: { 200: Health } } }, async () => ({ status: 'ok' }));
@@ -24,6 +25,13 @@ export const systemRoutes = (deps: { db: Database; readiness: Readiness }): Fast
     const queue = deps.readiness.queueStarted();
     const ready = database && queue;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', database, queue });
+  });
+
+  app.get('/metrics', {
+    schema: { tags, summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'], response: { 200: Type.String() } },
+  }, async (_request, reply) => {
+    const body = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(body);
   });
 
   app.get('/openapi.json', {

@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { sql } from 'kysely';
+import { channels, type Channel } from '../domain/notification.ts';
+import type { Database } from './postgres/database.ts';
+
+/**
+ * Prometheus metrics (SPEC section 4), all named tocsin_*. Counters and histograms are per
+ * process, as Prometheus expects; the queue depth gauge reads PostgreSQL at scrape time, so any
+ * process reports the depth of the whole system.
+ */
+export function makeMetrics(deps: { db: Database }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tocsin_process_' });
+
+  const notifications = new Counter({
+    name: 'tocsin_notifications_total',
+    help: 'Delivery attempts by channel and outcome (sent, retry, failed, deferred)',
+    labelNames: ['channel', 'status'] as const,
+    registers: [registry],
+  });
+  const deliveryDuration = new Histogram({
+    name: 'tocsin_delivery_duration_seconds',
+    help: 'Time a provider took to accept or refuse a notification',
+    labelNames: ['channel'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tocsin_queue_depth',
+    help: 'Notifications waiting to be delivered (scheduled, queued or sending), by channel',
+    labelNames: ['channel'] as const,
+    registers: [registry],
+    async collect() {
+      const { rows } = await sql<{ channel: Channel; n: string }>`
+        select channel, count(*) as n from notifications
+        where status in ('scheduled', 'queued', 'sending') group by channel`.execute(deps.db);
+      const depth = new Map(rows.map((r) => [r.channel, Number(r.n)]));
+      for (const channel of channels) this.set({ channel }, depth.get(channel) ?? 0);
+    },
+  });
+  const httpDuration = new Histogram({
+    name: 'tocsin_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    observeDelivery(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'deferred', durationMs: number) {
+      notifications.inc({ channel, status: outcome });
+      if (outcome !== 'deferred') deliveryDuration.observe({ channel }, durationMs / 1000);
+    },
+    observeHttp(method: string, route: string, statusCode: number, seconds: number) {
+      httpDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof makeMetrics>;

@@ -1,0 +1,43 @@
+import nodemailer from 'nodemailer';
+import type { Provider } from '../../ports/provider.ts';
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * Email over SMTP with nodemailer's pooled transport. Message-ID is derived from the
+ * notification id, so a retried message is recognisably the same message. SMTP replies in the
+ * 5xx range are permanent; 4xx and connection failures are retried.
+ */
+export function makeEmailProvider(deps: { smtpUrl?: string | undefined; from: string }): Provider {
+  const transport = deps.smtpUrl ? nodemailer.createTransport(deps.smtpUrl + (deps.smtpUrl.includes('?') ? '&' : '?') + 'pool=true&maxConnections=5') : undefined;
+  return {
+    breakerKey: () => 'email',
+    async deliver(message) {
+      if (!transport) return { ok: false, permanent: true, error: 'email is not configured: set SMTP_URL' };
+      try {
+        await transport.sendMail({
+          from: deps.from,
+          to: message.recipient,
+          subject: message.subject ?? 'Notification from Tocsin',
+          text: message.content,
+          html: `<p>${escapeHtml(message.content).replace(/\n/g, '<br>')}</p>`,
+          messageId: `<${message.id}@tocsin>`,
+          headers: { 'X-Tocsin-Notification-Id': message.id },
+        });
+        return { ok: true, status_code: 250 };
+      } catch (error) {
+        const responseCode = (error as { responseCode?: number }).responseCode;
+        return {
+          ok: false,
+          permanent: typeof responseCode === 'number' && responseCode >= 500,
+          ...(responseCode ? { status_code: responseCode } : {}),
+          error: (error as Error).message,
+        };
+      }
+    },
+    async close() {
+      transport?.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { createHmac } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import type { OutgoingMessage, Provider } from '../../ports/provider.ts';
+import { deliverHttp } from './http-delivery.ts';
+
+/**
+ * Standard Webhooks signing: `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`
+ * keyed with the base64 part of a `whsec_` secret. `webhook-id` is the notification id, the same
+ * on every retry, so receivers can drop duplicates.
+ */
+export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+export function webhookBody(message: OutgoingMessage): string {
+  return JSON.stringify({
+    type: 'notification',
+    id: message.id,
+    subject: message.subject,
+    content: message.content,
+    incident_id: message.incident_id,
+    metadata: message.metadata,
+    attempt: message.attempt,
+    created_at: message.created_at.toISOString(),
+  });
+}
+
+export function makeWebhookProvider(deps: { agent: Dispatcher; secret: () => Promise<string> }): Provider {
+  return {
+    breakerKey: (message) => `webhook:${new URL(message.recipient).host}`,
+    async deliver(message) {
+      const body = webhookBody(message);
+      const timestamp = Math.floor(Date.now() / 1000);
+      return deliverHttp(deps.agent, message.recipient, {
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Tocsin-Webhooks/1',
+          'webhook-id': message.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signWebhook(await deps.secret(), message.id, timestamp, body),
+        },
+        body,
+      });
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import type { PgBoss } from 'pg-boss';
+import { deliverJobs, type DeliveryDeps } from '../../app/deliver-notifications.ts';
+import { channels } from '../../domain/notification.ts';
+import { deadLetterQueueName, queueName, type DeliveryJobData } from './job-writes.ts';
+
+export interface WorkerTuning {
+  /** Jobs fetched per round trip. */
+  batchSize: number;
+  /** Batches in flight per channel in this process. */
+  concurrency: number;
+}
+
+/**
+ * The channel queues and their dead letter queues. Every role creates them (creation is
+ * idempotent), because API processes insert into them.
+ *
+ * Retries of failed deliveries are Tocsin's own (a new job per retry, see deliverJobs); pg-boss's
+ * retryLimit only covers a worker that died or hung mid-batch: its jobs lose their heartbeat and
+ * are handed to another worker, which delivers them again under the same notification id.
+ */
+export async function createNotificationQueues(boss: PgBoss): Promise<void> {
+  for (const channel of channels) {
+    await boss.createQueue(deadLetterQueueName(channel), { retentionSeconds: 30 * 24 * 3600 });
+    await boss.createQueue(queueName(channel), {
+      deadLetter: deadLetterQueueName(channel),
+      notify: true,
+      retryLimit: 10,
+      retryDelay: 1,
+      heartbeatSeconds: 10,
+      expireInSeconds: 300,
+      deleteAfterSeconds: 3600,
+    });
+  }
+}
+
+export async function startDeliveryWorkers(boss: PgBoss, deps: DeliveryDeps, tuning: WorkerTuning): Promise<void> {
+  for (const channel of channels) {
+    await boss.work<DeliveryJobData>(
+      queueName(channel),
+      {
+        batchSize: tuning.batchSize,
+        localConcurrency: tuning.concurrency,
+        perJobResults: true,
+        // NOTIFY wakes the worker when a job commits; these polls are only the safety net, and
+        // a full batch means more work is waiting, so fetch again at once.
+        pollingIntervalSeconds: 1,
+        notifyPollingIntervalSeconds: 2,
+        burstWhenBatchFull: true,
+      },
+      async (jobs) => {
+        const { deadLettered } = await deliverJobs(
+          deps,
+          channel,
+          jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id })),
+        );
+        const dead = new Set(deadLettered);
+        return jobs.map((job) => ({ id: job.id, status: dead.has(job.id) ? ('deadletter' as const) : ('completed' as const) }));
+      },
+    );
+  }
+}

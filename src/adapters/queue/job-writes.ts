@@ -1,0 +1,44 @@
+import { fromKysely, type PgBoss } from 'pg-boss';
+import type { Channel } from '../../domain/notification.ts';
+import { jobPriority } from '../../domain/notification.ts';
+import type { JobWrites } from '../../ports/unit-of-work.ts';
+import type { Executor } from '../postgres/database.ts';
+
+// One pg-boss queue per channel (SPEC section 4), so a slow channel never holds up another,
+// each with its own dead letter queue.
+export const queueName = (channel: Channel): string => `notify-${channel}`;
+export const deadLetterQueueName = (channel: Channel): string => `notify-${channel}-dead`;
+
+export interface DeliveryJobData {
+  notification_id: string;
+}
+
+/** pg-boss writes bound to the caller's transaction, through its kysely adapter. */
+export function makeJobWrites(boss: PgBoss, trx: Executor): JobWrites {
+  const db = fromKysely(trx);
+  return {
+    async enqueue(jobs) {
+      const byChannel = new Map<Channel, typeof jobs>();
+      for (const job of jobs) byChannel.set(job.channel, [...(byChannel.get(job.channel) ?? []), job]);
+      for (const [channel, list] of byChannel) {
+        await boss.insert(
+          queueName(channel),
+          list.map((job) => ({
+            id: job.id,
+            data: { notification_id: job.notification_id } satisfies DeliveryJobData,
+            priority: jobPriority[job.priority],
+            ...(job.start_after ? { startAfter: job.start_after } : {}),
+          })),
+          { db },
+        );
+      }
+    },
+    async cancel(channel, jobId) {
+      await boss.deleteJob(queueName(channel), jobId, { db });
+    },
+    async removeDeadLetter(channel, notificationId) {
+      const dead = await boss.findJobs<DeliveryJobData>(deadLetterQueueName(channel), { data: { notification_id: notificationId }, db });
+      if (dead.length > 0) await boss.deleteJob(deadLetterQueueName(channel), dead.map((job) => job.id), { db });
+    },
+  };
+}

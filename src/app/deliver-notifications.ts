@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { decideAfterAttempt, type Channel, type DeliveryResult, type Notification } from '../domain/notification.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { ChannelRateLimiter, CircuitBreakers, OutgoingMessage, Providers } from '../ports/provider.ts';
+import type { AttemptRecord, DeliveryJob, NewTimelineEvent, Transact } from '../ports/unit-of-work.ts';
+
+export interface DeliveryDeps {
+  providers: Providers;
+  breakers: CircuitBreakers;
+  rateLimiter: ChannelRateLimiter;
+  transact: Transact;
+  clock: Clock;
+  backoffMs: readonly number[];
+  /**
+   * Moves the notifications of these jobs from queued/scheduled (or sending, when pg-boss hands
+   * back the job of a crashed worker) to sending, and returns them. A job that is no longer its
+   * notification's current one (cancelled, or replaced by a retry) is not returned.
+   */
+  claim(channel: Channel, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]>;
+  observe?(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'deferred', durationMs: number): void;
+  random?: () => number;
+}
+
+export interface ClaimedJob {
+  job_id: string;
+  notification_id: string;
+}
+
+const toMessage = (n: Notification): OutgoingMessage => ({
+  id: n.id,
+  channel: n.channel,
+  recipient: n.recipient,
+  subject: n.subject,
+  content: n.content,
+  metadata: n.metadata,
+  incident_id: n.incident_id,
+  created_at: n.created_at,
+  attempt: n.attempt_count + 1,
+});
+
+async function attempt(deps: DeliveryDeps, notification: Notification) {
+  const provider = deps.providers[notification.channel];
+  const message = toMessage(notification);
+  const started = performance.now();
+  let result: DeliveryResult | { open: true; retry_in_ms: number };
+  try {
+    result = await deps.breakers.run(provider.breakerKey(message), () => provider.deliver(message));
+  } catch (error) {
+    // A provider that throws has a bug or met something unforeseen; it is retried, not lost.
+    result = { ok: false, permanent: false, error: (error as Error).message };
+  }
+  return { notification, result, duration_ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * Delivers one batch of jobs of a channel and records every outcome in one transaction: the
+ * attempts, the new statuses, the retry jobs, the incidents' summaries and their timelines.
+ * Returns the job ids whose notifications failed for good: the adapter moves those jobs to the
+ * dead letter queue.
+ */
+export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<{ deadLettered: string[] }> {
+  const claimed = await deps.claim(channel, jobs);
+  if (claimed.length === 0) return { deadLettered: [] };
+
+  const { granted, retry_in_ms } = await deps.rateLimiter.acquire(channel, claimed.length);
+  const outcomes = await Promise.all(claimed.slice(0, granted).map((n) => attempt(deps, n)));
+  const now = deps.clock.now();
+
+  const deferred: { notification: Notification; delay_ms: number }[] = claimed
+    .slice(granted)
+    .map((notification) => ({ notification, delay_ms: retry_in_ms }));
+  const records: AttemptRecord[] = [];
+  const retryJobs: DeliveryJob[] = [];
+  const events: NewTimelineEvent[] = [];
+  const deadLettered: string[] = [];
+  const jobOf = new Map(jobs.map((job) => [job.notification_id, job.job_id]));
+
+  for (const { notification: n, result, duration_ms } of outcomes) {
+    if ('open' in result) {
+      deferred.push({ notification: n, delay_ms: result.retry_in_ms });
+      deps.observe?.(channel, 'deferred', 0);
+      continue;
+    }
+    const decision = decideAfterAttempt(result, n.retry_count + 1, n.max_retries, deps.backoffMs, deps.random);
+    deps.observe?.(channel, decision.kind, duration_ms);
+    const base = {
+      notification_id: n.id,
+      attempt: {
+        attempt: n.attempt_count + 1,
+        at: now,
+        outcome: decision.kind,
+        status_code: result.status_code ?? null,
+        error: result.ok ? null : result.error,
+        duration_ms,
+      },
+    };
+    if (decision.kind === 'sent') {
+      records.push({ ...base, status: 'sent', last_error: null, sent_at: now });
+    } else if (decision.kind === 'retry') {
+      const jobId = randomUUID();
+      retryJobs.push({ id: jobId, channel, notification_id: n.id, priority: n.priority, start_after: new Date(now.getTime() + decision.delay_ms) });
+      records.push({ ...base, status: 'queued', job_id: jobId, last_error: base.attempt.error, sent_at: null });
+    } else {
+      records.push({ ...base, status: 'failed', last_error: base.attempt.error, sent_at: null });
+      deadLettered.push(jobOf.get(n.id)!);
+    }
+    if (n.incident_id && decision.kind !== 'retry') {
+      events.push({
+        incident_id: n.incident_id,
+        type: decision.kind === 'sent' ? 'notification.sent' : 'notification.failed',
+        actor: 'tocsin',
+        data: {
+          notification_id: n.id,
+          channel,
+          recipient: n.recipient,
+          attempts: n.attempt_count + 1,
+          ...(result.ok ? {} : { error: result.error }),
+        },
+      });
+    }
+  }
+
+  const requeued = deferred.map(({ notification, delay_ms }) => ({
+    job: {
+      id: randomUUID(),
+      channel,
+      notification_id: notification.id,
+      priority: notification.priority,
+      start_after: new Date(now.getTime() + Math.max(delay_ms, 50)),
+    },
+  }));
+
+  await deps.transact(async (stores) => {
+    if (records.length > 0) await stores.notifications.recordAttempts(records);
+    if (requeued.length > 0) await stores.notifications.requeue(requeued.map(({ job }) => ({ notification_id: job.notification_id, job_id: job.id })));
+    const newJobs = [...retryJobs, ...requeued.map(({ job }) => job)];
+    if (newJobs.length > 0) await stores.jobs.enqueue(newJobs);
+    const incidents = [...new Set(claimed.filter((n) => n.incident_id).map((n) => n.incident_id!))];
+    if (incidents.length > 0) await stores.notifications.refreshIncidentSummaries(incidents);
+    if (events.length > 0) await stores.timeline.appendMany(events);
+  });
+  return { deadLettered };
+}

@@ -1,0 +1,92 @@
+// The composition root (STYLE habit 3): the one place that wires the adapters, the use cases and
+// the queue together, by hand. main.ts adds the process around it (arguments, signals, exit
+// codes, embedded PostgreSQL); the tests start exactly this.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { buildApp } from './adapters/http/app.ts';
+import { makeMetrics } from './adapters/metrics.ts';
+import { makeChannelRateLimiter } from './adapters/postgres/channel-rate-limiter.ts';
+import { makeDatabase, makePool, migrateToLatest, type Database } from './adapters/postgres/database.ts';
+import { claimForSending } from './adapters/postgres/notification-store.ts';
+import { makeTransact } from './adapters/postgres/unit-of-work.ts';
+import { makeCircuitBreakers } from './adapters/providers/circuit-breakers.ts';
+import { channelProblem, makeProviders } from './adapters/providers/providers.ts';
+import { createNotificationQueues, startDeliveryWorkers } from './adapters/queue/delivery-worker.ts';
+import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
+import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
+import { systemClock } from './ports/clock.ts';
+
+export type ServiceRole = 'all' | 'api' | 'worker';
+
+export interface Service {
+  db: Database;
+  queue: Queue;
+  /** The HTTP app, for roles that serve the API (not yet listening). */
+  app?: FastifyInstance;
+  /** Migrations applied by this start. */
+  applied: string[];
+  /** Stops taking requests, lets in-flight requests and jobs finish, then closes the pools. */
+  close(): Promise<void>;
+}
+
+export async function startService(options: { role: ServiceRole; config: Config; logger: Logger; databaseUrl: string }): Promise<Service> {
+  const { role, config, logger, databaseUrl } = options;
+  const runsWorkers = role === 'all' || role === 'worker';
+  const runsApi = role === 'all' || role === 'api';
+
+  const db = makeDatabase(makePool(databaseUrl, 20));
+  const applied = await migrateToLatest(db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const queue = makeBoss({ connectionString: databaseUrl, logger, supervise: runsWorkers });
+  await queue.start();
+  await createNotificationQueues(queue.boss);
+  const metrics = makeMetrics({ db });
+
+  let providers: ReturnType<typeof makeProviders> | undefined;
+  if (runsWorkers) {
+    await startMaintenanceWorker({ boss: queue.boss, db, logger });
+    providers = makeProviders(config, db);
+    await startDeliveryWorkers(
+      queue.boss,
+      {
+        providers,
+        breakers: makeCircuitBreakers({ halfOpenAfterMs: config.CIRCUIT_BREAKER_HALF_OPEN_SECONDS * 1000 }),
+        rateLimiter: makeChannelRateLimiter(db, config.CHANNEL_RATE_LIMIT_PER_SECOND),
+        transact: makeTransact(db, queue.boss),
+        clock: systemClock,
+        backoffMs: config.RETRY_BACKOFF_MS,
+        claim: (_channel, jobs) => claimForSending(db, jobs),
+        observe: metrics.observeDelivery,
+      },
+      { batchSize: config.WORKER_BATCH_SIZE, concurrency: config.WORKER_CONCURRENCY },
+    );
+  }
+
+  const app = runsApi
+    ? await buildApp({
+        db,
+        boss: queue.boss,
+        metrics,
+        channelProblem: channelProblem(config),
+        logger,
+        clock: systemClock,
+        readiness: { queueStarted: queue.isStarted },
+        config,
+      })
+    : undefined;
+
+  return {
+    db,
+    queue,
+    ...(app ? { app } : {}),
+    applied,
+    async close() {
+      await app?.close();
+      await queue.stop();
+      await providers?.closeAll();
+      await db.destroy();
+    },
+  };
+}
