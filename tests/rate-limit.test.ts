@@ -40,4 +40,24 @@ describe('write rate limits (SPEC section 2)', () => {
       expect((await first.call({ method: 'GET', url: '/v1/incidents', as: 'write' })).statusCode).toBe(200);
     }
   });
+
+  it('never lets more than the limit through when both processes spend reserved blocks concurrently', async () => {
+    // RATE_LIMIT_MAX=6 reserves one request at a time; a larger limit reserves blocks of max/20.
+    const env = { RATE_LIMIT_MAX: '40', RATE_LIMIT_WINDOW_SECONDS: '3600' };
+    const a = await startTestApp({ env });
+    const b = await startTestApp({ env, shareDatabaseOf: a });
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).call({ method: 'POST', url: '/v1/incidents', payload: { title: `burst ${i}` }, as: 'write' })),
+      );
+      const admitted = responses.filter((r) => r.statusCode === 201).length;
+      expect(admitted).toBeLessThanOrEqual(40);
+      // At most one unspent block (40/20 = 2) per process is left over at the end.
+      expect(admitted).toBeGreaterThanOrEqual(36);
+      expect(responses.filter((r) => r.statusCode === 429)).toHaveLength(60 - admitted);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
 });

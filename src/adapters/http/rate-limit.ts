@@ -2,20 +2,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import { DomainError } from '../../domain/errors.ts';
 import type { Database } from '../postgres/database.ts';
-import { hitRateLimit } from '../postgres/rate-limit-store.ts';
+import { makeRateLimitCounter } from '../postgres/rate-limit-store.ts';
 
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Write endpoints are limited per API key, or per IP when unauthenticated (SPEC section 2).
- * @fastify/rate-limit does the bookkeeping; its store is a PostgreSQL table, so the limit holds
- * across every API process. The hook runs at preHandler, after authentication has named the key.
+ * @fastify/rate-limit does the bookkeeping; its store is a PostgreSQL table (see
+ * makeRateLimitCounter), so the limit holds across every API process. The hook runs at preHandler, after authentication has named the key.
  */
 export async function registerRateLimit(app: FastifyInstance, deps: { db: Database; max: number; windowSeconds: number }) {
-  const db = deps.db;
+  const counter = makeRateLimitCounter(deps.db);
   class PostgresStore implements FastifyRateLimitStore {
-    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number) {
-      hitRateLimit(db, key, timeWindow).then((result) => callback(null, result), (error: Error) => callback(error));
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number) {
+      counter.hit(key, timeWindow, max).then((result) => callback(null, result), (error: Error) => callback(error));
     }
     child(): FastifyRateLimitStore {
       return new PostgresStore();
