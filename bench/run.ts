@@ -60,7 +60,9 @@ interface Service {
 
 async function startTocsin(role: 'all' | 'api' | 'worker', dbUrl: string): Promise<Service> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['src/main.ts', role], {
+  // BENCH_PROFILE=dir writes a CPU profile of every service process there (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, 'src/main.ts', role], {
     cwd: root,
     env: {
       ...process.env,
