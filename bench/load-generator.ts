@@ -9,20 +9,15 @@ interface Job {
   connections: number;
   duration: number;
   overallRate?: number;
-  /** `incident` posts an incident; `notification` posts a webhook notification stamped with its send time. */
-  body: 'incident' | 'notification' | 'bare';
-  receiver?: string;
+  /** `incident` posts an incident (to Tocsin or to the bare baseline route). */
+  body: 'incident' | 'bare';
 }
 
 const job = JSON.parse(process.argv[2]!) as Job;
-const now = () => performance.timeOrigin + performance.now();
 let sequence = 0;
 
 const bodyFor = (): string => {
   sequence += 1;
-  if (job.body === 'notification') {
-    return JSON.stringify({ channel: 'webhook', recipient: `${job.receiver}/latency`, content: `latency ${sequence}`, metadata: { sent_at_ms: now() } });
-  }
   return JSON.stringify({ title: `bench incident ${sequence}`, severity: 'P3', description: 'load test' });
 };
 

@@ -185,8 +185,8 @@ async function main() {
     const all = await startTocsin('all', dbUrl);
     log(`latency: POST /v1/notifications at 100/s for ${size.latencySeconds} s`);
     latencies.length = 0;
-    const latencyLoad = await runJson<{ requests: number; non2xx: number }>(['bench/load-generator.ts', JSON.stringify({
-      url: all.url, path: '/v1/notifications', key: adminKey, connections: 10, duration: size.latencySeconds, overallRate: 100, body: 'notification', receiver: receiverUrl,
+    const latencyLoad = await runJson<{ requests: number; non2xx: number; response_p50_ms: number; response_p99_ms: number }>(['bench/paced-load.ts', JSON.stringify({
+      url: all.url, path: '/v1/notifications', key: adminKey, rate: 100, duration: size.latencySeconds, receiver: receiverUrl,
     })], {});
     const deadline = Date.now() + 10_000;
     while (latencies.length < latencyLoad.requests - latencyLoad.non2xx && Date.now() < deadline) await sleep(20);
@@ -218,6 +218,8 @@ async function main() {
       latency_ms_p99: +percentile(sortedLatency, 99).toFixed(1),
       latency_samples: sortedLatency.length,
       latency_requests: latencyLoad.requests,
+      latency_post_response_ms_p50: +latencyLoad.response_p50_ms.toFixed(1),
+      latency_post_response_ms_p99: +latencyLoad.response_p99_ms.toFixed(1),
       ingest_rps: Math.round(ingest.rps),
       ingest_p99_ms: ingest.p99_ms,
       ingest_errors: ingest.non2xx + ingest.errors,
