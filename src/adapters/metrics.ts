@@ -11,6 +11,10 @@ import type { Database } from './postgres/database.ts';
 export function makeMetrics(deps: { db: Database }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tocsin_process_' });
+  // prom-client names three gauges *_total, a suffix Prometheus reserves for counters, so
+  // `promtool check metrics` remarks on them (SPEC section 4 wants no remarks). They are only the
+  // sums of the per-type gauges it also exports (tocsin_process_nodejs_active_handles{type}, ...).
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`tocsin_process_nodejs_active_${kind}_total`);
 
   const notifications = new Counter({
     name: 'tocsin_notifications_total',

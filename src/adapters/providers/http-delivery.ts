@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import { lookup } from 'node:dns';
-import { isIP } from 'node:net';
-import { Agent, request, type Dispatcher } from 'undici';
+import { BlockList, isIP } from 'node:net';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import { isPermanentHttpStatus, type DeliveryResult } from '../../domain/notification.ts';
 
 /**
@@ -10,53 +11,70 @@ import { isPermanentHttpStatus, type DeliveryResult } from '../../domain/notific
 
 const TIMEOUT_MS = 10_000;
 
+// Special-purpose ranges (IANA registries, RFC 6890) that a customer-supplied URL must not reach.
+// BlockList matches IPv4-mapped IPv6 addresses (::ffff:7f00:1 is 127.0.0.1) against the IPv4
+// rules, which a string comparison cannot do.
+const privateRanges = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
+  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) privateRanges.addSubnet(network, prefix, 'ipv4');
+for (const [network, prefix] of [
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form (::7f00:1)
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2001:db8::', 32], // documentation
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated)
+  ['ff00::', 8], // multicast
+] as const) privateRanges.addSubnet(network, prefix, 'ipv6');
+
 /** Addresses a public webhook must never reach unless ALLOW_PRIVATE_TARGETS is set. */
 export function isPrivateAddress(address: string): boolean {
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) {
-    const [a, b] = v4.split('.').map(Number) as [number, number];
-    return (
-      a === 0 || a === 10 || a === 127 || a >= 224 ||
-      (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-      (a === 169 && b === 254) || // link-local, cloud metadata
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 192 && b === 0) ||
-      (a === 198 && (b === 18 || b === 19))
-    );
-  }
-  const v6 = address.toLowerCase();
-  return v6 === '::' || v6 === '::1' || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('fe80') || v6.startsWith('ff');
+  const family = isIP(address);
+  assert(family !== 0, `${address} is not an IP address`);
+  return privateRanges.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 export class PrivateTargetError extends Error {}
 
+const privateTarget = (hostname: string, address: string) =>
+  new PrivateTargetError(`${hostname === address ? address : `${hostname} resolves to ${address}, which`} is a private address (ALLOW_PRIVATE_TARGETS is false)`);
+
 /**
- * A connection pool whose DNS lookup refuses private addresses. The check happens at connect
- * time on the address actually dialled, so a name that resolves differently later (DNS
- * rebinding) cannot slip through.
+ * A connection pool that refuses private addresses at connect time, on the address actually
+ * dialled, so a name that resolves differently later (DNS rebinding) cannot slip through. Names
+ * are checked in the DNS lookup; IP literals are checked before connecting, because Node's
+ * net.connect never calls `lookup` for an IP literal (http://10.0.0.1/ would otherwise pass).
  */
 export function makeAgent(options: { allowPrivate: boolean; connections?: number }): Agent {
+  const connector = buildConnector({
+    timeout: TIMEOUT_MS,
+    lookup: (hostname, lookupOptions, callback) => {
+      lookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
+        if (error) return callback(error, '', 4);
+        const list = addresses as unknown as { address: string; family: number }[];
+        if (!options.allowPrivate) {
+          const blocked = list.find((a) => isPrivateAddress(a.address));
+          if (blocked) return callback(privateTarget(hostname, blocked.address), '', 4);
+        }
+        if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
+        const first = list[0]!;
+        callback(null, first.address, first.family);
+      });
+    },
+  });
   return new Agent({
     connections: options.connections ?? 64,
     keepAliveTimeout: 30_000,
     headersTimeout: TIMEOUT_MS,
     bodyTimeout: TIMEOUT_MS,
-    connect: {
-      timeout: TIMEOUT_MS,
-      lookup: (hostname, lookupOptions, callback) => {
-        lookup(hostname, { ...lookupOptions, all: true }, (error, addresses) => {
-          if (error) return callback(error, '', 4);
-          const list = addresses as unknown as { address: string; family: number }[];
-          if (!options.allowPrivate) {
-            const blocked = list.find((a) => isPrivateAddress(a.address));
-            if (blocked) return callback(new PrivateTargetError(`${hostname} resolves to ${blocked.address}, a private address (ALLOW_PRIVATE_TARGETS is false)`), '', 4);
-          }
-          if ((lookupOptions as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
-          const first = list[0]!;
-          callback(null, first.address, first.family);
-        });
-      },
+    // undici hands the connector IPv6 literals without their brackets.
+    connect: (connectOptions, callback) => {
+      const { hostname } = connectOptions;
+      if (!options.allowPrivate && isIP(hostname) !== 0 && isPrivateAddress(hostname)) return callback(privateTarget(hostname, hostname), null);
+      connector(connectOptions, callback);
     },
   });
 }
