@@ -23,6 +23,12 @@ export function makePool(connectionString: string, max: number): pg.Pool {
   // An idle client whose backend was terminated emits 'error' on the pool; without a listener
   // that would crash the process. The next checkout simply gets a fresh connection.
   pool.on('error', () => {});
+  // A checked-out client (kysely holds one for each query and for a whole transaction) emits
+  // 'error' on itself, not on the pool, and pg-pool removes its own listener while the client is
+  // out: a backend terminated mid-query (pg_terminate_backend, a failover, a restart) crashed the
+  // process. With this listener the query rejects, the caller sees the error, and the pool drops
+  // the dead client on release. Found by tests/delivery-reliability.test.ts (issue 3).
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -15,6 +15,13 @@ export function makeBoss(options: { connectionString: string; logger: Logger; ma
     // Only worker processes run maintenance and cron; API processes only send.
     supervise: options.supervise,
     schedule: options.supervise,
+    // The supervisor is what hands a dead worker's jobs back (their heartbeat, heartbeatSeconds
+    // 10 on the delivery queues, goes stale). pg-boss's defaults run that sweep at most once a
+    // minute (a supervise pass every 60 s, and a queue is monitored only when its last monitor
+    // pass is 60 s old), so a crashed worker's notifications waited up to a minute longer. Both at
+    // 10 s bound it to about 20 s; found by tests/delivery-reliability.test.ts (issue 3).
+    superviseIntervalSeconds: 10,
+    monitorIntervalSeconds: 10,
   });
   // pg-boss reports lost connections and failed maintenance as 'error' events; it recovers by
   // itself, so they are logged rather than allowed to crash the process.

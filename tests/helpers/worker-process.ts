@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { eventually } from './receivers.ts';
+
+const mainScript = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves when the process has exited and its output pipes are drained. */
+  exited: Promise<Exit>;
+  /** Set once the process has exited. */
+  exit?: Exit;
+  output(): string;
+}
+
+const running = new Set<WorkerProcess>();
+
+/**
+ * `node src/main.ts worker` as a real child process, with only the given environment (plus PATH
+ * and HOME), so nothing of the test process leaks into it. Resolves once the worker says it
+ * started; fails at once if it dies first.
+ */
+export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [mainScript, 'worker'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const worker: WorkerProcess = {
+    child,
+    output: () => output,
+    exited: new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, signal) => {
+        worker.exit = { code, signal };
+        running.delete(worker);
+        resolve(worker.exit);
+      });
+    }),
+  };
+  running.add(worker);
+  await eventually(() => {
+    if (worker.exit) return 'exited';
+    return output.includes('Tocsin worker started') && 'started';
+  }, 20_000, 'the worker process to start');
+  if (worker.exit) throw new Error(`the worker exited with ${JSON.stringify(worker.exit)}:\n${output}`);
+  return worker;
+}
+
+/** SIGKILLs every worker still running (afterEach: a failed test must not leave one behind). */
+export async function killAllWorkers(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (worker) => {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }),
+  );
+}
