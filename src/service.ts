@@ -13,6 +13,10 @@ import { makeTransact } from './adapters/postgres/unit-of-work.ts';
 import { makeCircuitBreakers } from './adapters/providers/circuit-breakers.ts';
 import { channelProblem, makeProviders } from './adapters/providers/providers.ts';
 import { createNotificationQueues, startDeliveryWorkers } from './adapters/queue/delivery-worker.ts';
+import { createHeartbeatQueues } from './adapters/queue/heartbeat-check-writes.ts';
+import { startHeartbeatWorker } from './adapters/queue/heartbeat-worker.ts';
+import { createEscalationQueue } from './adapters/queue/escalation-job-writes.ts';
+import { startEscalationWorker } from './adapters/queue/escalation-worker.ts';
 import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
 import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
 import { systemClock } from './ports/clock.ts';
@@ -42,11 +46,21 @@ export async function startService(options: { role: ServiceRole; config: Config;
   const queue = makeBoss({ connectionString: databaseUrl, logger, supervise: runsWorkers });
   await queue.start();
   await createNotificationQueues(queue.boss);
+  await createEscalationQueue(queue.boss);
+  await createHeartbeatQueues(queue.boss);
   const metrics = makeMetrics({ db });
 
   let providers: ReturnType<typeof makeProviders> | undefined;
   if (runsWorkers) {
     await startMaintenanceWorker({ boss: queue.boss, db, logger });
+    // SPEC section 5: later escalation levels, paged by jobs at their due time.
+    await startEscalationWorker(queue.boss, { transact: makeTransact(db, queue.boss), clock: systemClock, channelProblem: channelProblem(config) }, logger);
+    await startHeartbeatWorker({
+      boss: queue.boss,
+      db,
+      logger,
+      ctx: { transact: makeTransact(db, queue.boss), clock: systemClock, channelProblem: channelProblem(config) },
+    });
     providers = makeProviders(config, db);
     await startDeliveryWorkers(
       queue.boss,

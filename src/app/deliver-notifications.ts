@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decideAfterAttempt, type Channel, type DeliveryResult, type Notification } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ChannelRateLimiter, CircuitBreakers, OutgoingMessage, Providers } from '../ports/provider.ts';
@@ -32,6 +33,7 @@ const toMessage = (n: Notification): OutgoingMessage => ({
   recipient: n.recipient,
   subject: n.subject,
   content: n.content,
+  content_type: n.content_type,
   metadata: n.metadata,
   incident_id: n.incident_id,
   created_at: n.created_at,
@@ -52,6 +54,42 @@ async function attempt(deps: DeliveryDeps, notification: Notification) {
   return { notification, result, duration_ms: Math.round(performance.now() - started) };
 }
 
+// How long a batch may wait in the worker for the rate limit before the rest is re-queued.
+const RATE_LIMIT_WAIT_MS = 5000;
+
+/**
+ * The channel rate limit (SPEC section 4): delivers what this second's window grants at once and
+ * waits here for the next windows for the rest, up to RATE_LIMIT_WAIT_MS; returns what is still
+ * waiting then. Re-queueing the rest at once instead left the limit about half used (nothing wakes
+ * a worker when a deferred job comes due, so it waited for the next poll) and, under a backlog,
+ * re-queued the whole backlog every second, because each refused full batch made pg-boss fetch
+ * the next one at once. Found by tests/delivery-reliability.test.ts (issue 3).
+ */
+async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, claimed: Notification[]) {
+  const inFlight: ReturnType<typeof attempt>[] = [];
+  let waiting = claimed;
+  let retryInMs = 0;
+  const waitUntil = Date.now() + RATE_LIMIT_WAIT_MS;
+  for (;;) {
+    let grant: Awaited<ReturnType<ChannelRateLimiter['acquire']>>;
+    try {
+      grant = await deps.rateLimiter.acquire(channel, waiting.length);
+    } catch (error) {
+      // With deliveries already out, record them and re-queue the rest rather than fail the batch
+      // (which would deliver them all again).
+      if (inFlight.length === 0) throw error;
+      retryInMs = 1000;
+      break;
+    }
+    inFlight.push(...waiting.slice(0, grant.granted).map((n) => attempt(deps, n)));
+    waiting = waiting.slice(grant.granted);
+    retryInMs = grant.retry_in_ms;
+    if (waiting.length === 0 || Date.now() + retryInMs > waitUntil) break;
+    await sleep(retryInMs);
+  }
+  return { outcomes: await Promise.all(inFlight), waiting, retryInMs };
+}
+
 /**
  * Delivers one batch of jobs of a channel and records every outcome in one transaction: the
  * attempts, the new statuses, the retry jobs, the incidents' summaries and their timelines.
@@ -62,13 +100,11 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
   const claimed = await deps.claim(channel, jobs);
   if (claimed.length === 0) return { deadLettered: [] };
 
-  const { granted, retry_in_ms } = await deps.rateLimiter.acquire(channel, claimed.length);
-  const outcomes = await Promise.all(claimed.slice(0, granted).map((n) => attempt(deps, n)));
+  const { outcomes, waiting, retryInMs } = await attemptWithinRateLimit(deps, channel, claimed);
   const now = deps.clock.now();
 
-  const deferred: { notification: Notification; delay_ms: number }[] = claimed
-    .slice(granted)
-    .map((notification) => ({ notification, delay_ms: retry_in_ms }));
+  // What the limit did not grant in time goes back to the queue for its next window.
+  const deferred: { notification: Notification; delay_ms: number }[] = waiting.map((notification) => ({ notification, delay_ms: retryInMs }));
   const records: AttemptRecord[] = [];
   const retryJobs: DeliveryJob[] = [];
   const events: NewTimelineEvent[] = [];

@@ -8,14 +8,18 @@ import {
   type IncidentStatus,
   type Severity,
 } from '../domain/incident.ts';
+import type { Channel } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Stores, Transact } from '../ports/unit-of-work.ts';
+import { startPaging, stopPaging } from './paging.ts';
 
 /** Who acts, and the transaction to act in. Built per request by the HTTP adapter. */
 export interface Context {
   transact: Transact;
   clock: Clock;
   actor: string;
+  /** Channels this server cannot deliver on are skipped when paging (see src/app/paging.ts). */
+  channelProblem?: (channel: Channel) => string | null;
 }
 
 export interface CreateIncidentInput {
@@ -29,7 +33,8 @@ export interface CreateIncidentInput {
 }
 
 export async function createIncident(ctx: Context, input: CreateIncidentInput): Promise<Incident> {
-  return ctx.transact(async ({ incidents, timeline }) => {
+  return ctx.transact(async (stores) => {
+    const { incidents, timeline } = stores;
     const incident = await incidents.insert({
       title: input.title,
       description: input.description ?? null,
@@ -46,6 +51,9 @@ export async function createIncident(ctx: Context, input: CreateIncidentInput): 
       actor: ctx.actor,
       data: { title: incident.title, severity: incident.severity, source: incident.source },
     });
+    // SPEC section 5: a new incident of a team pages its policy's level 0 at once. Paging
+    // changes the incident's notification_status, so the incident is read again.
+    if (await startPaging(stores, ctx, incident)) return (await incidents.lock(incident.id))!;
     return incident;
   });
 }
@@ -107,7 +115,16 @@ export async function updateIncident(
     } else if (note !== undefined && note.length > 0) {
       await appendComment(stores, ctx.actor, id, note);
     }
-    return updated;
+    // SPEC section 5: acknowledging or resolving stops the escalation and tells those already
+    // paged; an open incident moved to another team stops the old policy and starts the new one.
+    let paged = false;
+    if (statusChanged && (transition.to === 'acknowledged' || transition.to === 'resolved')) {
+      paged = await stopPaging(stores, ctx, updated, transition.to, note);
+    } else if (changes.team_id !== undefined && updated.status === 'open') {
+      paged = await stopPaging(stores, ctx, updated, 'reassigned');
+      paged = (await startPaging(stores, ctx, updated)) || paged;
+    }
+    return paged ? (await stores.incidents.lock(id))! : updated;
   });
 }
 

@@ -9,6 +9,9 @@ import {
   type Notification,
   type Priority,
 } from '../domain/notification.ts';
+import { releaseTime } from '../domain/quiet-hours.ts';
+import { localeChain, renderTemplate, type ContentType } from '../domain/template.ts';
+import type { User } from '../domain/user.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { NewNotificationRow, Stores, Transact } from '../ports/unit-of-work.ts';
 
@@ -20,9 +23,13 @@ export interface NotificationContext {
 
 export interface NotificationInput {
   channel: Channel;
-  recipient: string;
+  /** Exactly one of recipient and user_id (the HTTP adapter checks it). */
+  recipient?: string;
+  user_id?: string;
   subject?: string | null;
-  content: string;
+  /** Exactly one of content and template. */
+  content?: string;
+  template?: { slug: string; locale?: string; variables?: Record<string, unknown> };
   priority?: Priority;
   scheduled_at?: string | null;
   max_retries?: number;
@@ -30,15 +37,96 @@ export interface NotificationInput {
   metadata?: Record<string, unknown>;
 }
 
-function toRow(input: NotificationInput, now: Date, batchId: string | null): NewNotificationRow {
+/** What a notification's recipient and content come to once its user and template are looked up. */
+interface Resolved {
+  recipient: string;
+  user_id: string | null;
+  subject: string | null;
+  content: string;
+  content_type: ContentType;
+  scheduled_at: Date | null;
+}
+
+type Problem = { field: string; message: string };
+
+/**
+ * SPEC sections 4 and 5: a notification may name a user instead of a recipient (their contact
+ * method for the channel is used, if they have not turned the channel off) and a template
+ * instead of content (rendered now, so delivery sends what was accepted). Sent to a user, a
+ * normal or low priority notification waits for the end of their quiet hours. Every problem of
+ * every input is reported at once, each with its field path (`fieldOf(index)` is the input's).
+ */
+async function resolveInputs(stores: Stores, inputs: NotificationInput[], now: Date, fieldOf: (index: number) => string): Promise<Resolved[]> {
+  const userIds = [...new Set(inputs.flatMap((input) => (input.user_id ? [input.user_id] : [])))];
+  const users = new Map<string, User>((await stores.users.getMany(userIds)).map((user) => [user.id, user]));
+  const templates = new Map<string, Awaited<ReturnType<Stores['templates']['findLatest']>>>();
+  const problems: Problem[] = [];
+  const missing: Problem[] = [];
+  const resolved: Resolved[] = [];
+
+  for (const [index, input] of inputs.entries()) {
+    const at = fieldOf(index);
+    let recipient = input.recipient ?? '';
+    let user: User | undefined;
+    if (input.user_id !== undefined) {
+      user = users.get(input.user_id);
+      const method = user?.contact_methods.find((m) => m.type === input.channel);
+      if (!user) problems.push({ field: `${at}.user_id`, message: 'refers to no user' });
+      else if (!user.preferences.channels[input.channel]) problems.push({ field: `${at}.user_id`, message: `the user has turned ${input.channel} off` });
+      else if (!method) problems.push({ field: `${at}.user_id`, message: `the user has no ${input.channel} contact method` });
+      else recipient = method.address;
+      if (!method || !user?.preferences.channels[input.channel]) continue;
+    }
+
+    let rendered: Pick<Resolved, 'subject' | 'content' | 'content_type'> = { subject: input.subject ?? null, content: input.content ?? '', content_type: 'text' };
+    if (input.template) {
+      const { slug, locale, variables = {} } = input.template;
+      const chain = localeChain(locale ?? user?.locale);
+      const key = `${slug}|${input.channel}|${chain.join(',')}`;
+      if (!templates.has(key)) templates.set(key, await stores.templates.findLatest(slug, input.channel, chain));
+      const template = templates.get(key);
+      if (!template) {
+        problems.push({ field: `${at}.template.slug`, message: `there is no template ${slug} for ${input.channel} (locales tried: ${chain.join(', ')})` });
+        continue;
+      }
+      try {
+        rendered = renderTemplate(template, variables, { field: `${at}.template.variables` });
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        (error.code === 'TEMPLATE_VARIABLE_MISSING' ? missing : problems).push(...(error.details as Problem[]));
+        continue;
+      }
+    }
+
+    let scheduledAt = input.scheduled_at ? new Date(input.scheduled_at) : null;
+    if (user && (input.priority ?? 'normal') !== 'high') {
+      const due = scheduledAt && scheduledAt.getTime() > now.getTime() ? scheduledAt : now;
+      const release = releaseTime(due, false, user.timezone, user.preferences.quiet_hours);
+      if (release.getTime() !== due.getTime()) scheduledAt = release;
+    }
+    resolved.push({ recipient, user_id: user?.id ?? null, ...rendered, scheduled_at: scheduledAt });
+  }
+
+  if (problems.length > 0) {
+    throw new DomainError('VALIDATION_ERROR', `invalid request: ${problems.map((d) => `${d.field} ${d.message}`).join('; ')}`, problems);
+  }
+  if (missing.length > 0) {
+    throw new DomainError('TEMPLATE_VARIABLE_MISSING', `the template uses variables that were not given: ${missing.map((d) => d.field).join(', ')}`, missing);
+  }
+  return resolved;
+}
+
+function toRow(input: NotificationInput, resolved: Resolved, now: Date, batchId: string | null): NewNotificationRow {
   const priority = input.priority ?? 'normal';
-  const scheduledAt = input.scheduled_at ? new Date(input.scheduled_at) : null;
+  const scheduledAt = resolved.scheduled_at;
   return {
     id: randomUUID(),
     channel: input.channel,
-    recipient: input.recipient,
-    subject: input.subject ?? null,
-    content: input.content,
+    recipient: resolved.recipient,
+    user_id: resolved.user_id,
+    subject: resolved.subject,
+    content: resolved.content,
+    content_type: resolved.content_type,
     priority,
     status: initialStatus(scheduledAt, now),
     scheduled_at: scheduledAt,
@@ -73,7 +161,9 @@ export async function enqueueNotifications(stores: Stores, rows: NewNotification
 
 export async function createNotification(ctx: NotificationContext, input: NotificationInput): Promise<Notification> {
   return ctx.transact(async (stores) => {
-    const [created] = await enqueueNotifications(stores, [toRow(input, ctx.clock.now(), null)]);
+    const now = ctx.clock.now();
+    const [resolved] = await resolveInputs(stores, [input], now, () => 'body');
+    const [created] = await enqueueNotifications(stores, [toRow(input, resolved!, now, null)]);
     return created!;
   });
 }
@@ -82,7 +172,8 @@ export async function createBatch(ctx: NotificationContext, inputs: Notification
   const batchId = randomUUID();
   const now = ctx.clock.now();
   return ctx.transact(async (stores) => {
-    const created = await enqueueNotifications(stores, inputs.map((input) => toRow(input, now, batchId)));
+    const resolved = await resolveInputs(stores, inputs, now, (index) => `body.notifications.${index}`);
+    const created = await enqueueNotifications(stores, inputs.map((input, index) => toRow(input, resolved[index]!, now, batchId)));
     return { batch_id: batchId, count: created.length, ids: created.map((n) => n.id) };
   });
 }

@@ -10,6 +10,13 @@ export type ErrorCode =
   | 'API_KEY_NOT_FOUND'
   | 'NOTIFICATION_NOT_FOUND'
   | 'BATCH_NOT_FOUND'
+  | 'INTEGRATION_NOT_FOUND'
+  | 'HEARTBEAT_NOT_FOUND'
+  | 'TEMPLATE_NOT_FOUND'
+  | 'USER_NOT_FOUND'
+  | 'TEAM_NOT_FOUND'
+  | 'ESCALATION_POLICY_NOT_FOUND'
+  | 'TEMPLATE_VARIABLE_MISSING'
   | 'IDEMPOTENCY_KEY_CONFLICT'
   | 'NOT_CANCELLABLE'
   | 'NOT_RETRYABLE'
@@ -32,5 +39,5 @@ export class DomainError extends Error {
   }
 }
 
-export const notFound = (thing: 'INCIDENT' | 'API_KEY', id: string): DomainError =>
+export const notFound = (thing: 'INCIDENT' | 'API_KEY' | 'TEMPLATE' | 'USER' | 'TEAM' | 'ESCALATION_POLICY', id: string): DomainError =>
   new DomainError(`${thing}_NOT_FOUND`, `${thing.toLowerCase().replace('_', ' ')} ${id} does not exist`);

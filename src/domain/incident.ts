@@ -27,6 +27,9 @@ export interface Incident {
   updated_at: Date;
   acknowledged_at: Date | null;
   resolved_at: Date | null;
+  /** The integration that opened it (SPEC section 6), and what the monitoring tool last said. */
+  integration_id: string | null;
+  details: Record<string, unknown> | null;
 }
 
 // SPEC section 3: open → acknowledged, open → resolved, acknowledged → resolved. Resolved is final.
@@ -89,6 +92,17 @@ export const timelineEventTypes = [
   'incident.comment',
   'notification.sent',
   'notification.failed',
+  // SPEC section 6: an event from an integration, and a heartbeat that went quiet or came back.
+  'alert.received',
+  'heartbeat.missed',
+  'heartbeat.recovered',
+  // SPEC section 5: a level paged, the next one scheduled, paging stopped or done, and the people
+  // already paged told who acknowledged or resolved the incident.
+  'escalation.paged',
+  'escalation.scheduled',
+  'escalation.stopped',
+  'escalation.exhausted',
+  'escalation.outcome_notified',
 ] as const;
 export type TimelineEventType = (typeof timelineEventTypes)[number];
 

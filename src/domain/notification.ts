@@ -25,6 +25,8 @@ export interface Notification {
   user_id: string | null;
   subject: string | null;
   content: string;
+  /** 'html' when rendered from an email template (SPEC section 5); plain text otherwise. */
+  content_type: 'text' | 'html';
   priority: Priority;
   status: NotificationStatus;
   scheduled_at: Date | null;

@@ -7,6 +7,8 @@ export interface OutgoingMessage {
   recipient: string;
   subject: string | null;
   content: string;
+  /** 'html' when the content is an HTML body (an email template's), else plain text. */
+  content_type: 'text' | 'html';
   metadata: Record<string, unknown>;
   incident_id: string | null;
   created_at: Date;

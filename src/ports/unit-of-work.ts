@@ -1,5 +1,7 @@
 import type { Incident, IncidentChanges, IncidentStatus, Severity, TimelineEvent, TimelineEventType } from '../domain/incident.ts';
 import type { Attempt, Channel, Notification, NotificationStatus, Priority } from '../domain/notification.ts';
+import type { AlertWrites, HeartbeatCheckWrites, HeartbeatWrites } from './intake-writes.ts';
+import type { EscalationJobWrites, EscalationWrites, PolicyWrites, TeamWrites, TemplateWrites, UserWrites } from './people-writes.ts';
 
 /**
  * What a use case may do inside one transaction. The PostgreSQL adapter binds every store to the
@@ -11,6 +13,17 @@ export interface Stores {
   timeline: TimelineWrites;
   notifications: NotificationWrites;
   jobs: JobWrites;
+  /** SPEC section 6: integration events and heartbeats (src/ports/intake-writes.ts). */
+  alerts: AlertWrites;
+  heartbeats: HeartbeatWrites;
+  heartbeatChecks: HeartbeatCheckWrites;
+  /** SPEC section 5: templates, people and escalation (src/ports/people-writes.ts). */
+  templates: TemplateWrites;
+  users: UserWrites;
+  policies: PolicyWrites;
+  teams: TeamWrites;
+  escalations: EscalationWrites;
+  escalationJobs: EscalationJobWrites;
 }
 
 export type Transact = <T>(work: (stores: Stores) => Promise<T>) => Promise<T>;
@@ -68,6 +81,10 @@ export interface NewNotificationRow {
   incident_id: string | null;
   metadata: Record<string, unknown>;
   job_id: string;
+  /** The user it was sent to by user_id or paged (SPEC section 5). */
+  user_id?: string | null;
+  /** 'html' when rendered from an email template; plain text otherwise. */
+  content_type?: 'text' | 'html';
 }
 
 /** How one delivery attempt ended, to be written with the notification's new state. */

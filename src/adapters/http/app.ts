@@ -13,9 +13,14 @@ import { errorHandler } from './error-mapping.ts';
 import { makeIdempotency } from './idempotency.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { apiKeyRoutes } from './routes/api-key-routes.ts';
+import { escalationRoutes } from './routes/escalation-routes.ts';
+import { heartbeatRoutes } from './routes/heartbeat-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
+import { integrationRoutes } from './routes/integration-routes.ts';
 import { notificationRoutes } from './routes/notification-routes.ts';
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
+import { templateRoutes } from './routes/template-routes.ts';
+import { userRoutes } from './routes/user-routes.ts';
 
 export interface AppDeps {
   db: Database;
@@ -105,7 +110,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness, metrics: deps.metrics }));
   await app.register(apiKeyRoutes({ db: deps.db, auth }));
-  await app.register(incidentRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
+  await app.register(incidentRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
   await app.register(notificationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
+  await app.register(integrationRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem }));
+  await app.register(heartbeatRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem }));
+  // SPEC section 5: templates, people and escalation.
+  await app.register(templateRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
+  await app.register(userRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
+  await app.register(escalationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
   return app;
 }

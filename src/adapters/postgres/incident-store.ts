@@ -7,6 +7,7 @@ import type { Executor } from './database.ts';
 const incidentColumns = [
   'id', 'title', 'description', 'severity', 'status', 'team_id', 'assignee_id', 'source', 'dedup_key',
   'created_by', 'notification_status', 'version', 'created_at', 'updated_at', 'acknowledged_at', 'resolved_at',
+  'integration_id', 'details',
 ] as const;
 
 const eventColumns = ['id', 'incident_id', 'type', 'actor', 'data', 'created_at'] as const;

@@ -5,7 +5,7 @@ import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 const columns = [
-  'id', 'channel', 'recipient', 'user_id', 'subject', 'content', 'priority', 'status', 'scheduled_at', 'max_retries',
+  'id', 'channel', 'recipient', 'user_id', 'subject', 'content', 'content_type', 'priority', 'status', 'scheduled_at', 'max_retries',
   'retry_count', 'attempt_count', 'batch_id', 'incident_id', 'metadata', 'job_id', 'last_error', 'sent_at', 'created_at', 'updated_at',
 ] as const;
 

@@ -33,6 +33,9 @@ export interface IncidentsTable {
   acknowledged_at: NullableTimestamp;
   resolved_at: NullableTimestamp;
   search: ColumnType<unknown, never, never>;
+  /** Set when an integration opened it (migration 2026-11-22T03-00). */
+  integration_id: ColumnType<string | null, string | null | undefined, string | null>;
+  details: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
 }
 
 export interface IncidentEventsTable {
@@ -83,6 +86,8 @@ export interface NotificationsTable {
   sent_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** 'html' for a body rendered from an email template (migration 2026-11-22T02-00). */
+  content_type: Generated<string>;
 }
 
 export interface NotificationAttemptsTable {
@@ -107,7 +112,126 @@ export interface SettingsTable {
   created_at: Timestamp;
 }
 
+export interface IntegrationsTable {
+  id: Generated<string>;
+  type: string;
+  name: string;
+  team_id: string | null;
+  key_hash: string;
+  key_prefix: string;
+  created_at: Timestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface HeartbeatsTable {
+  id: Generated<string>;
+  name: string;
+  interval_seconds: number;
+  team_id: string | null;
+  key_hash: string;
+  key_prefix: string;
+  status: Generated<string>;
+  last_ping_at: NullableTimestamp;
+  due_at: Timestamp;
+  incident_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+// SPEC section 5 (migration 2026-11-22T02-00_people).
+export interface TemplatesTable {
+  id: Generated<string>;
+  slug: string;
+  channel: string;
+  locale: string;
+  version: number;
+  subject: string | null;
+  body: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  name: string;
+  email: string;
+  phone: string | null;
+  locale: string;
+  time_zone: string;
+  preferences: ColumnType<Record<string, unknown>, string, string>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ContactMethodsTable {
+  id: Generated<string>;
+  user_id: string;
+  position: number;
+  type: string;
+  address: string;
+}
+
+export interface EscalationPoliciesTable {
+  id: Generated<string>;
+  name: string;
+  repeat: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface EscalationLevelsTable {
+  policy_id: string;
+  level: number;
+  delay_seconds: number;
+}
+
+export interface EscalationLevelUsersTable {
+  policy_id: string;
+  level: number;
+  position: number;
+  user_id: string;
+}
+
+export interface TeamsTable {
+  id: Generated<string>;
+  name: string;
+  escalation_policy_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TeamMembersTable {
+  team_id: string;
+  user_id: string;
+  position: number;
+}
+
+export interface IncidentEscalationsTable {
+  incident_id: string;
+  run: number;
+  repeat_round: number;
+  level: number;
+  policy_id: string;
+  status: string;
+  due_at: Timestamp;
+  paged_at: NullableTimestamp;
+  job_id: string | null;
+  created_at: Timestamp;
+}
+
 export interface DB {
+  templates: TemplatesTable;
+  users: UsersTable;
+  contact_methods: ContactMethodsTable;
+  escalation_policies: EscalationPoliciesTable;
+  escalation_levels: EscalationLevelsTable;
+  escalation_level_users: EscalationLevelUsersTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
+  incident_escalations: IncidentEscalationsTable;
+  integrations: IntegrationsTable;
+  heartbeats: HeartbeatsTable;
   notifications: NotificationsTable;
   notification_attempts: NotificationAttemptsTable;
   channel_rate_windows: ChannelRateWindowsTable;

@@ -1,10 +1,19 @@
 import type { PgBoss } from 'pg-boss';
 import type { Stores, Transact } from '../../ports/unit-of-work.ts';
+import { makeHeartbeatCheckWrites } from '../queue/heartbeat-check-writes.ts';
 import { makeJobWrites } from '../queue/job-writes.ts';
+import { makeEscalationJobWrites } from '../queue/escalation-job-writes.ts';
 import type { Database, Executor } from './database.ts';
+import { makePolicyWrites } from './escalation-policy-store.ts';
+import { makeEscalationWrites } from './escalation-store.ts';
+import { makeHeartbeatWrites } from './heartbeat-store.ts';
 import { makeIncidentWrites, makeTimelineWrites } from './incident-store.ts';
+import { makeAlertWrites } from './integration-store.ts';
 import { makeNotificationWrites } from './notification-store.ts';
 import { translatePgError } from './pg-errors.ts';
+import { makeTeamWrites } from './team-store.ts';
+import { makeTemplateWrites } from './template-store.ts';
+import { makeUserWrites } from './user-store.ts';
 
 export function bindStores(trx: Executor, boss: PgBoss): Stores {
   return {
@@ -12,6 +21,15 @@ export function bindStores(trx: Executor, boss: PgBoss): Stores {
     timeline: makeTimelineWrites(trx),
     notifications: makeNotificationWrites(trx),
     jobs: makeJobWrites(boss, trx),
+    alerts: makeAlertWrites(trx),
+    heartbeats: makeHeartbeatWrites(trx),
+    heartbeatChecks: makeHeartbeatCheckWrites(boss, trx),
+    templates: makeTemplateWrites(trx),
+    users: makeUserWrites(trx),
+    policies: makePolicyWrites(trx),
+    teams: makeTeamWrites(trx),
+    escalations: makeEscalationWrites(trx),
+    escalationJobs: makeEscalationJobWrites(boss, trx),
   };
 }
 

@@ -20,8 +20,10 @@ export function makeEmailProvider(deps: { smtpUrl?: string | undefined; from: st
           from: deps.from,
           to: message.recipient,
           subject: message.subject ?? 'Notification from Tocsin',
-          text: message.content,
-          html: `<p>${escapeHtml(message.content).replace(/\n/g, '<br>')}</p>`,
+          // An email template's body is HTML already, its variables escaped when it was rendered.
+          ...(message.content_type === 'html'
+            ? { html: message.content }
+            : { text: message.content, html: `<p>${escapeHtml(message.content).replace(/\n/g, '<br>')}</p>` }),
           messageId: `<${message.id}@tocsin>`,
           headers: { 'X-Tocsin-Notification-Id': message.id },
         });

@@ -5,6 +5,7 @@ import { createIncident, commentOnIncident, deleteIncident, updateIncident, type
 import { actorOf } from '../../../domain/api-key.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { incidentStatuses, notificationSummaries, severities, type Incident, type TimelineEvent } from '../../../domain/incident.ts';
+import type { Channel } from '../../../domain/notification.ts';
 import type { Clock } from '../../../ports/clock.ts';
 import type { Transact } from '../../../ports/unit-of-work.ts';
 import type { Database } from '../../postgres/database.ts';
@@ -35,6 +36,10 @@ const IncidentBody = Type.Object({
   updated_at: Timestamp,
   acknowledged_at: Nullable(Timestamp),
   resolved_at: Nullable(Timestamp),
+  integration_id: Nullable({ ...Uuid, description: 'the integration that opened it (SPEC section 6)' }),
+  details: Nullable(Type.Record(Type.String(), Type.Unknown(), {
+    description: "what the monitoring tool last said: the Events v2 payload, or Alertmanager's labels, annotations and generatorURL",
+  })),
 });
 
 const CreateIncident = Type.Object(
@@ -108,6 +113,8 @@ export function presentIncident(incident: Incident) {
     updated_at: incident.updated_at.toISOString(),
     acknowledged_at: toIso(incident.acknowledged_at),
     resolved_at: toIso(incident.resolved_at),
+    integration_id: incident.integration_id,
+    details: incident.details,
   };
 }
 
@@ -125,13 +132,15 @@ export interface IncidentRouteDeps {
   clock: Clock;
   auth: Authenticator;
   idempotent: Idempotency;
+  /** Channels this server cannot deliver on, skipped when an incident pages (SPEC section 5). */
+  channelProblem?: (channel: Channel) => string | null;
 }
 
 export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const transact = deps.transact;
   const tags = ['incidents'];
-  const context = (actor: string, t = transact): Context => ({ transact: t, clock: deps.clock, actor });
+  const context = (actor: string, t = transact): Context => ({ transact: t, clock: deps.clock, actor, ...(deps.channelProblem ? { channelProblem: deps.channelProblem } : {}) });
 
   app.post('/v1/incidents', {
     onRequest: deps.auth.require('write'),

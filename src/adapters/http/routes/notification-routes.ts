@@ -11,6 +11,7 @@ import {
 import { actorOf } from '../../../domain/api-key.ts';
 import { DomainError } from '../../../domain/errors.ts';
 import { channels, notificationStatuses, priorities, recipientProblem, type Channel } from '../../../domain/notification.ts';
+import { localeProblem, slugPattern } from '../../../domain/template.ts';
 import type { Clock } from '../../../ports/clock.ts';
 import type { Transact } from '../../../ports/unit-of-work.ts';
 import type { Database } from '../../postgres/database.ts';
@@ -29,12 +30,24 @@ const Channel = Type.Enum([...channels]);
 const Priority = Type.Enum([...priorities], { description: 'high jobs are fetched before normal, normal before low' });
 const Status = Type.Enum([...notificationStatuses]);
 
+// SPEC section 5: a notification may name a template instead of giving content.
+const TemplateRef = Type.Object(
+  {
+    slug: Type.String({ pattern: slugPattern, description: 'a template slug, such as incident.page' }),
+    locale: Type.Optional(Type.String({ minLength: 1, maxLength: 35, description: "falls back pt-BR → pt → en; default: the user's locale, else en" })),
+    variables: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'the values the template uses; a missing one is 400 TEMPLATE_VARIABLE_MISSING' })),
+  },
+  { additionalProperties: false },
+);
+
 const NotificationInput = Type.Object(
   {
     channel: Channel,
-    recipient: Type.String({ minLength: 1, maxLength: 2048, description: 'email address, E.164 phone number, device token, or webhook/Slack URL' }),
+    recipient: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'email address, E.164 phone number, device token, or webhook/Slack URL; give this or user_id' })),
+    user_id: Type.Optional({ ...Uuid, description: "send to this user's contact method for the channel instead of a recipient" }),
     subject: Type.Optional(Nullable(Type.String({ maxLength: 998 }))),
-    content: Type.String({ minLength: 1, maxLength: 100_000 }),
+    content: Type.Optional(Type.String({ minLength: 1, maxLength: 100_000, description: 'give this or template' })),
+    template: Type.Optional(TemplateRef),
     priority: Type.Optional(Priority),
     scheduled_at: Type.Optional(Nullable({ ...Timestamp, description: 'send at this time, not before' })),
     max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'default by priority: high 5, normal 3, low 2' })),
@@ -61,6 +74,7 @@ const NotificationBody = Type.Object({
   user_id: Nullable(Uuid),
   subject: Nullable(Type.String()),
   content: Type.String(),
+  content_type: Type.Enum(['text', 'html'], { description: 'html when rendered from an email template' }),
   priority: Priority,
   status: Status,
   scheduled_at: Nullable(Timestamp),
@@ -120,6 +134,7 @@ export function presentNotification(n: NotificationWithAttempts) {
     user_id: n.user_id,
     subject: n.subject,
     content: n.content,
+    content_type: n.content_type,
     priority: n.priority,
     status: n.status,
     scheduled_at: toIso(n.scheduled_at),
@@ -151,7 +166,15 @@ function checkInputs(inputs: NotificationInputBody[], configured: (channel: Chan
   const details: { field: string; message: string }[] = [];
   inputs.forEach((input, index) => {
     const at = prefix ? `${prefix}.${index}` : 'body';
-    const problem = recipientProblem(input.channel, input.recipient);
+    if (input.recipient !== undefined && input.user_id !== undefined) details.push({ field: `${at}.user_id`, message: 'give recipient or user_id, not both' });
+    if (input.recipient === undefined && input.user_id === undefined) details.push({ field: `${at}.recipient`, message: 'is required, unless user_id is given' });
+    if (input.content !== undefined && input.template !== undefined) details.push({ field: `${at}.template`, message: 'give content or template, not both' });
+    if (input.content === undefined && input.template === undefined) details.push({ field: `${at}.content`, message: 'is required, unless template is given' });
+    if (input.template !== undefined && input.subject !== undefined) details.push({ field: `${at}.subject`, message: 'comes from the template; leave it out' });
+    const locale = input.template?.locale;
+    const localeIssue = locale === undefined ? null : localeProblem(locale);
+    if (localeIssue) details.push({ field: `${at}.template.locale`, message: localeIssue });
+    const problem = input.recipient === undefined ? null : recipientProblem(input.channel, input.recipient);
     if (problem) details.push({ field: `${at}.recipient`, message: problem });
     const missing = configured(input.channel);
     if (missing) details.push({ field: `${at}.channel`, message: missing });

@@ -1,0 +1,200 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { createPolicy, createTeam, type SetupContext } from '../../../app/escalation-setup-use-cases.ts';
+import { actorOf } from '../../../domain/api-key.ts';
+import { notFound } from '../../../domain/errors.ts';
+import { MAX_DELAY_SECONDS, MAX_LEVELS, MAX_REPEAT, type EscalationPolicy, type Team } from '../../../domain/escalation.ts';
+import type { Clock } from '../../../ports/clock.ts';
+import type { EscalationStepRow } from '../../../ports/people-writes.ts';
+import type { Transact } from '../../../ports/unit-of-work.ts';
+import type { Database } from '../../postgres/database.ts';
+import { getPolicy, listPolicies } from '../../postgres/escalation-policy-store.ts';
+import { listEscalationSteps } from '../../postgres/escalation-store.ts';
+import { getIncident } from '../../postgres/incident-store.ts';
+import { getTeam, listTeams } from '../../postgres/team-store.ts';
+import type { Authenticator } from '../auth.ts';
+import type { Idempotency } from '../idempotency.ts';
+import { errors, IdempotencyHeaders, IdParams, Nullable, Page, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+
+const Level = Type.Object(
+  {
+    delay_seconds: Type.Integer({
+      minimum: 0,
+      maximum: MAX_DELAY_SECONDS,
+      description: 'how long after the previous level this one is paged; level 0 is paged at once, and its delay (or else the last level\'s) is the pause before a repeat',
+    }),
+    user_ids: Type.Array(Uuid, { minItems: 1, maxItems: 50 }),
+  },
+  { additionalProperties: false },
+);
+
+const CreatePolicy = Type.Object(
+  {
+    name: Name,
+    levels: Type.Array(Level, { minItems: 1, maxItems: MAX_LEVELS }),
+    repeat: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_REPEAT, default: 0, description: 'how many more times the whole policy runs while nobody acknowledges' })),
+  },
+  { additionalProperties: false },
+);
+
+const PolicyBody = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  levels: Type.Array(Type.Object({ level: Type.Integer(), delay_seconds: Type.Integer(), user_ids: Type.Array(Uuid) })),
+  repeat: Type.Integer(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const CreateTeam = Type.Object(
+  {
+    name: Name,
+    member_ids: Type.Optional(Type.Array(Uuid, { maxItems: 500 })),
+    escalation_policy_id: Type.Optional(Nullable({ ...Uuid, description: "the policy that pages for the team's incidents; none pages nobody" })),
+  },
+  { additionalProperties: false },
+);
+
+const TeamBody = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  member_ids: Type.Array(Uuid),
+  escalation_policy_id: Nullable(Uuid),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const StepBody = Type.Object({
+  run: Type.Integer({ description: 'each (re)start of paging: 0, then one more when the incident moves to another team' }),
+  round: Type.Integer({ description: '0 for the first pass through the policy, 1 for the first repeat' }),
+  level: Type.Integer(),
+  policy_id: Uuid,
+  status: Type.Enum(['scheduled', 'paged', 'cancelled']),
+  due_at: Timestamp,
+  paged_at: Nullable(Timestamp),
+});
+
+const ListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+
+const presentPolicy = (p: EscalationPolicy) => ({
+  id: p.id,
+  name: p.name,
+  levels: p.levels.map((l, level) => ({ level, delay_seconds: l.delay_seconds, user_ids: l.user_ids })),
+  repeat: p.repeat,
+  created_at: p.created_at.toISOString(),
+  updated_at: p.updated_at.toISOString(),
+});
+
+const presentTeam = (t: Team) => ({
+  id: t.id,
+  name: t.name,
+  member_ids: t.member_ids,
+  escalation_policy_id: t.escalation_policy_id,
+  created_at: t.created_at.toISOString(),
+  updated_at: t.updated_at.toISOString(),
+});
+
+const presentStep = (s: EscalationStepRow) => ({
+  run: s.run,
+  round: s.round,
+  level: s.level,
+  policy_id: s.policy_id,
+  status: s.status,
+  due_at: s.due_at.toISOString(),
+  paged_at: toIso(s.paged_at),
+});
+
+export interface EscalationRouteDeps {
+  db: Database;
+  transact: Transact;
+  clock: Clock;
+  auth: Authenticator;
+  idempotent: Idempotency;
+}
+
+/** SPEC section 5: escalation policies, teams, and where an incident is in its escalation. */
+export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync => async (fastify) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const context = (actor: string, transact = deps.transact): SetupContext => ({ transact, clock: deps.clock, actor });
+
+  app.post('/v1/escalation-policies', {
+    onRequest: deps.auth.require('write'),
+    schema: {
+      tags: ['escalation'],
+      summary: 'Create an escalation policy',
+      headers: IdempotencyHeaders,
+      body: CreatePolicy,
+      response: { 201: PolicyBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
+    },
+  }, async (request, reply) =>
+    deps.idempotent(request, reply, 201, async (transact) => {
+      const policy = await createPolicy(context(actorOf(request.principal!), transact), request.body);
+      return { body: presentPolicy(policy), headers: { location: `/v1/escalation-policies/${policy.id}` } };
+    }));
+
+  app.get('/v1/escalation-policies', {
+    onRequest: deps.auth.require('read'),
+    schema: { tags: ['escalation'], summary: 'List escalation policies, newest first', querystring: ListQuery, response: { 200: Page(PolicyBody), ...errors(400, 401, 403) } },
+  }, async (request) => {
+    const result = await listPolicies(deps.db, { limit: request.query.limit ?? 50, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
+    return { data: result.data.map(presentPolicy), next_cursor: result.next_cursor };
+  });
+
+  app.get('/v1/escalation-policies/:id', {
+    onRequest: deps.auth.require('read'),
+    schema: { tags: ['escalation'], summary: 'Get an escalation policy', params: IdParams, response: { 200: PolicyBody, ...errors(400, 401, 403, 404) } },
+  }, async (request) => {
+    const policy = await getPolicy(deps.db, request.params.id);
+    if (!policy) throw notFound('ESCALATION_POLICY', request.params.id);
+    return presentPolicy(policy);
+  });
+
+  app.post('/v1/teams', {
+    onRequest: deps.auth.require('write'),
+    schema: {
+      tags: ['escalation'],
+      summary: 'Create a team with members and an escalation policy',
+      headers: IdempotencyHeaders,
+      body: CreateTeam,
+      response: { 201: TeamBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
+    },
+  }, async (request, reply) =>
+    deps.idempotent(request, reply, 201, async (transact) => {
+      const team = await createTeam(context(actorOf(request.principal!), transact), request.body);
+      return { body: presentTeam(team), headers: { location: `/v1/teams/${team.id}` } };
+    }));
+
+  app.get('/v1/teams', {
+    onRequest: deps.auth.require('read'),
+    schema: { tags: ['escalation'], summary: 'List teams, newest first', querystring: ListQuery, response: { 200: Page(TeamBody), ...errors(400, 401, 403) } },
+  }, async (request) => {
+    const result = await listTeams(deps.db, { limit: request.query.limit ?? 50, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
+    return { data: result.data.map(presentTeam), next_cursor: result.next_cursor };
+  });
+
+  app.get('/v1/teams/:id', {
+    onRequest: deps.auth.require('read'),
+    schema: { tags: ['escalation'], summary: 'Get a team', params: IdParams, response: { 200: TeamBody, ...errors(400, 401, 403, 404) } },
+  }, async (request) => {
+    const team = await getTeam(deps.db, request.params.id);
+    if (!team) throw notFound('TEAM', request.params.id);
+    return presentTeam(team);
+  });
+
+  app.get('/v1/incidents/:id/escalations', {
+    onRequest: deps.auth.require('read'),
+    schema: {
+      tags: ['incidents'],
+      summary: "The incident's escalation steps: paged, scheduled (with when) and cancelled",
+      params: IdParams,
+      response: { 200: Type.Object({ data: Type.Array(StepBody) }), ...errors(400, 401, 403, 404) },
+    },
+  }, async (request) => {
+    const [incident, steps] = await Promise.all([getIncident(deps.db, request.params.id), listEscalationSteps(deps.db, request.params.id)]);
+    if (!incident) throw notFound('INCIDENT', request.params.id);
+    return { data: steps.map(presentStep) };
+  });
+};

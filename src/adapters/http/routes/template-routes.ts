@@ -1,0 +1,157 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { addTemplateVersion, previewTemplate, type TemplateContext } from '../../../app/template-use-cases.ts';
+import { actorOf } from '../../../domain/api-key.ts';
+import { notFound } from '../../../domain/errors.ts';
+import { channels } from '../../../domain/notification.ts';
+import { slugPattern, type Template } from '../../../domain/template.ts';
+import type { Clock } from '../../../ports/clock.ts';
+import type { Transact } from '../../../ports/unit-of-work.ts';
+import type { Database } from '../../postgres/database.ts';
+import { listLatestTemplates, templateVersions } from '../../postgres/template-store.ts';
+import type { Authenticator } from '../auth.ts';
+import type { Idempotency } from '../idempotency.ts';
+import { errors, IdempotencyHeaders, Nullable, Page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
+
+const Channel = Type.Enum([...channels]);
+const Slug = Type.String({ pattern: slugPattern, description: 'lower case letters, digits, dots, dashes and underscores, such as incident.page' });
+const Locale = Type.String({ minLength: 1, maxLength: 35, description: 'a BCP 47 tag such as en, pt or pt-BR' });
+const ContentType = Type.Enum(['text', 'html'], { description: 'email templates render HTML with every variable escaped; the others plain text' });
+
+const TemplateBody = Type.Object({
+  id: Uuid,
+  slug: Type.String(),
+  channel: Channel,
+  locale: Type.String(),
+  version: Type.Integer({ description: '1, 2, ... per slug, channel and locale' }),
+  subject: Nullable(Type.String()),
+  body: Type.String(),
+  created_by: Type.String(),
+  created_at: Timestamp,
+});
+
+const CreateTemplate = Type.Object(
+  {
+    slug: Slug,
+    channel: Channel,
+    locale: Type.Optional({ ...Locale, default: 'en' }),
+    subject: Type.Optional(Nullable(Type.String({ maxLength: 998, description: 'a Handlebars template for the subject line' }))),
+    body: Type.String({ minLength: 1, maxLength: 100_000, description: 'a Handlebars template: {{incident.title}}, {{#if note}}...{{/if}}' }),
+  },
+  { additionalProperties: false },
+);
+
+const RenderRequest = Type.Object(
+  {
+    variables: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'the values the template uses' })),
+    locale: Type.Optional({ ...Locale, description: 'falls back pt-BR → pt → en' }),
+    channel: Type.Optional({ ...Channel, description: 'required when the slug has templates for several channels' }),
+  },
+  { additionalProperties: false },
+);
+
+const Rendered = Type.Object({
+  slug: Type.String(),
+  channel: Channel,
+  locale: Type.String({ description: 'the locale of the version used, after fallback' }),
+  version: Type.Integer(),
+  subject: Nullable(Type.String()),
+  content: Type.String(),
+  content_type: ContentType,
+});
+
+const SlugParams = Type.Object({ slug: Slug });
+
+const ListQuery = Type.Object(
+  { channel: Type.Optional(Channel), locale: Type.Optional(Locale), ...PageQuery },
+  { additionalProperties: false },
+);
+
+const presentTemplate = (t: Template) => ({
+  id: t.id,
+  slug: t.slug,
+  channel: t.channel,
+  locale: t.locale,
+  version: t.version,
+  subject: t.subject,
+  body: t.body,
+  created_by: t.created_by,
+  created_at: t.created_at.toISOString(),
+});
+
+export interface TemplateRouteDeps {
+  db: Database;
+  transact: Transact;
+  clock: Clock;
+  auth: Authenticator;
+  idempotent: Idempotency;
+}
+
+/** SPEC section 5: templates, versioned by slug, channel and locale. */
+export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => async (fastify) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['templates'];
+  const context = (actor: string, transact = deps.transact): TemplateContext => ({ transact, clock: deps.clock, actor });
+
+  app.post('/v1/templates', {
+    onRequest: deps.auth.require('write'),
+    schema: {
+      tags,
+      summary: 'Add a new version of a template',
+      description: 'Versions count 1, 2, ... per slug, channel and locale; the latest one is used.',
+      headers: IdempotencyHeaders,
+      body: CreateTemplate,
+      response: { 201: TemplateBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
+    },
+  }, async (request, reply) =>
+    deps.idempotent(request, reply, 201, async (transact) => {
+      const template = await addTemplateVersion(context(actorOf(request.principal!), transact), request.body);
+      return { body: presentTemplate(template), headers: { location: `/v1/templates/${template.slug}` } };
+    }));
+
+  app.get('/v1/templates', {
+    onRequest: deps.auth.require('read'),
+    schema: {
+      tags,
+      summary: 'List templates: the latest version of each slug, channel and locale',
+      querystring: ListQuery,
+      response: { 200: Page(TemplateBody), ...errors(400, 401, 403) },
+    },
+  }, async (request) => {
+    const { limit = 50, ...rest } = request.query;
+    const result = await listLatestTemplates(deps.db, { ...rest, limit });
+    return { data: result.data.map(presentTemplate), next_cursor: result.next_cursor };
+  });
+
+  app.get('/v1/templates/:slug', {
+    onRequest: deps.auth.require('read'),
+    schema: {
+      tags,
+      summary: 'A template: its latest version per channel and locale, and every version',
+      params: SlugParams,
+      response: {
+        200: Type.Object({ slug: Type.String(), latest: Type.Array(TemplateBody), versions: Type.Array(TemplateBody, { description: 'newest first within each channel and locale' }) }),
+        ...errors(400, 401, 403, 404),
+      },
+    },
+  }, async (request) => {
+    const versions = await templateVersions(deps.db, request.params.slug);
+    if (versions.length === 0) throw notFound('TEMPLATE', request.params.slug);
+    // Versions come newest first within each (channel, locale): the first of each is the latest.
+    const latest = versions.filter((t, i) => i === 0 || versions[i - 1]!.channel !== t.channel || versions[i - 1]!.locale !== t.locale);
+    return { slug: request.params.slug, latest: latest.map(presentTemplate), versions: versions.map(presentTemplate) };
+  });
+
+  app.post('/v1/templates/:slug/render', {
+    onRequest: deps.auth.require('read'),
+    schema: {
+      tags,
+      summary: 'Preview a template rendered with variables',
+      description: 'A missing variable is 400 TEMPLATE_VARIABLE_MISSING naming it. Email bodies are HTML with variables escaped.',
+      params: SlugParams,
+      body: RenderRequest,
+      response: { 200: Rendered, ...errors(400, 401, 403, 404, 413, 415, 429) },
+    },
+  }, async (request) => previewTemplate(context(actorOf(request.principal!)), request.params.slug, request.body));
+};

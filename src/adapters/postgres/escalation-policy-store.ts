@@ -1,0 +1,65 @@
+import { sql } from 'kysely';
+import type { EscalationPolicy } from '../../domain/escalation.ts';
+import type { PolicyWrites } from '../../ports/people-writes.ts';
+import { decodeCursor, page } from './cursor.ts';
+import type { Executor } from './database.ts';
+
+const columns = ['id', 'name', 'repeat', 'created_at', 'updated_at'] as const;
+type PolicyRow = Omit<EscalationPolicy, 'levels'>;
+
+async function withLevels(db: Executor, rows: PolicyRow[]): Promise<EscalationPolicy[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const [levels, users] = await Promise.all([
+    db.selectFrom('escalation_levels').select(['policy_id', 'level', 'delay_seconds']).where('policy_id', 'in', ids).orderBy('policy_id').orderBy('level').execute(),
+    db.selectFrom('escalation_level_users').select(['policy_id', 'level', 'user_id']).where('policy_id', 'in', ids).orderBy('policy_id').orderBy('level').orderBy('position').execute(),
+  ]);
+  const usersOf = new Map<string, string[]>();
+  for (const u of users) {
+    const key = `${u.policy_id}:${u.level}`;
+    usersOf.set(key, [...(usersOf.get(key) ?? []), u.user_id]);
+  }
+  return rows.map((row) => ({
+    ...row,
+    levels: levels
+      .filter((l) => l.policy_id === row.id)
+      .map((l) => ({ delay_seconds: l.delay_seconds, user_ids: usersOf.get(`${row.id}:${l.level}`) ?? [] })),
+  }));
+}
+
+export async function getPolicy(db: Executor, id: string): Promise<EscalationPolicy | undefined> {
+  const row = await db.selectFrom('escalation_policies').select(columns).where('id', '=', id).executeTakeFirst();
+  return row ? (await withLevels(db, [row]))[0] : undefined;
+}
+
+export async function listPolicies(db: Executor, filter: { limit: number; cursor?: string }) {
+  let query = db.selectFrom('escalation_policies').select(columns);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  const result = page(rows, filter.limit);
+  return { data: await withLevels(db, result.data), next_cursor: result.next_cursor };
+}
+
+export function makePolicyWrites(db: Executor): PolicyWrites {
+  return {
+    async insert({ levels, ...row }) {
+      const policy = await db.insertInto('escalation_policies').values(row).returning(columns).executeTakeFirstOrThrow();
+      await db
+        .insertInto('escalation_levels')
+        .values(levels.map((l, level) => ({ policy_id: policy.id, level, delay_seconds: l.delay_seconds })))
+        .execute();
+      const targets = levels.flatMap((l, level) => l.user_ids.map((user_id, position) => ({ policy_id: policy.id, level, position, user_id })));
+      if (targets.length > 0) await db.insertInto('escalation_level_users').values(targets).execute();
+      return (await withLevels(db, [policy]))[0]!;
+    },
+    get: (id) => getPolicy(db, id),
+    async existing(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('escalation_policies').select('id').where('id', 'in', ids).execute();
+      return rows.map((r) => r.id);
+    },
+  };
+}

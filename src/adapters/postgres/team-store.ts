@@ -1,0 +1,49 @@
+import { sql } from 'kysely';
+import type { Team } from '../../domain/escalation.ts';
+import type { TeamWrites } from '../../ports/people-writes.ts';
+import { decodeCursor, page } from './cursor.ts';
+import type { Executor } from './database.ts';
+
+const columns = ['id', 'name', 'escalation_policy_id', 'created_at', 'updated_at'] as const;
+type TeamRow = Omit<Team, 'member_ids'>;
+
+async function withMembers(db: Executor, rows: TeamRow[]): Promise<Team[]> {
+  if (rows.length === 0) return [];
+  const members = await db
+    .selectFrom('team_members')
+    .select(['team_id', 'user_id'])
+    .where('team_id', 'in', rows.map((r) => r.id))
+    .orderBy('team_id')
+    .orderBy('position')
+    .execute();
+  return rows.map((row) => ({ ...row, member_ids: members.filter((m) => m.team_id === row.id).map((m) => m.user_id) }));
+}
+
+export async function getTeam(db: Executor, id: string): Promise<Team | undefined> {
+  const row = await db.selectFrom('teams').select(columns).where('id', '=', id).executeTakeFirst();
+  return row ? (await withMembers(db, [row]))[0] : undefined;
+}
+
+export async function listTeams(db: Executor, filter: { limit: number; cursor?: string }) {
+  let query = db.selectFrom('teams').select(columns);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  const result = page(rows, filter.limit);
+  return { data: await withMembers(db, result.data), next_cursor: result.next_cursor };
+}
+
+export function makeTeamWrites(db: Executor): TeamWrites {
+  return {
+    async insert({ member_ids, ...row }) {
+      const team = await db.insertInto('teams').values(row).returning(columns).executeTakeFirstOrThrow();
+      if (member_ids.length > 0) {
+        await db.insertInto('team_members').values(member_ids.map((user_id, position) => ({ team_id: team.id, user_id, position }))).execute();
+      }
+      return (await withMembers(db, [team]))[0]!;
+    },
+    get: (id) => getTeam(db, id),
+  };
+}

@@ -1,0 +1,143 @@
+import { sql } from 'kysely';
+import { DomainError } from '../../domain/errors.ts';
+import type { Channel } from '../../domain/notification.ts';
+import { fullPreferences, type ContactMethod, type StoredPreferences, type User } from '../../domain/user.ts';
+import type { UserWrites } from '../../ports/people-writes.ts';
+import { decodeCursor, page } from './cursor.ts';
+import type { Executor } from './database.ts';
+
+const columns = ['id', 'name', 'email', 'phone', 'locale', 'time_zone', 'preferences', 'version', 'created_at', 'updated_at'] as const;
+
+interface UserRow {
+  id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  locale: string;
+  time_zone: string;
+  preferences: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+async function withMethods(db: Executor, rows: UserRow[]): Promise<User[]> {
+  if (rows.length === 0) return [];
+  const methods = await db
+    .selectFrom('contact_methods')
+    .select(['id', 'user_id', 'type', 'address'])
+    .where('user_id', 'in', rows.map((r) => r.id))
+    .orderBy('user_id')
+    .orderBy('position')
+    .execute();
+  const byUser = new Map<string, ContactMethod[]>();
+  for (const m of methods) {
+    const list = byUser.get(m.user_id) ?? [];
+    list.push({ id: m.id, type: m.type as Channel, address: m.address });
+    byUser.set(m.user_id, list);
+  }
+  return rows.map(({ time_zone, preferences, ...row }) => ({
+    ...row,
+    timezone: time_zone,
+    preferences: fullPreferences(preferences as StoredPreferences),
+    contact_methods: byUser.get(row.id) ?? [],
+  }));
+}
+
+export async function getUser(db: Executor, id: string): Promise<User | undefined> {
+  const row = await db.selectFrom('users').select(columns).where('id', '=', id).executeTakeFirst();
+  return row ? (await withMethods(db, [row as UserRow]))[0] : undefined;
+}
+
+export async function listUsers(db: Executor, filter: { email?: string; limit: number; cursor?: string }) {
+  let query = db.selectFrom('users').select(columns);
+  if (filter.email) query = query.where(sql<boolean>`lower(email) = lower(${filter.email})`);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  const result = page(rows as UserRow[], filter.limit);
+  return { data: await withMethods(db, result.data), next_cursor: result.next_cursor };
+}
+
+/** A second user with the same email address (any case) is refused, naming the field. */
+function translateDuplicate(error: unknown): unknown {
+  const e = error as { code?: string; constraint?: string };
+  if (e?.code === '23505' && e.constraint === 'users_email_idx') {
+    return new DomainError('VALIDATION_ERROR', 'another user has this email address', [
+      { field: 'body.email', message: 'is already the email address of another user' },
+    ], { cause: error });
+  }
+  return error;
+}
+
+export function makeUserWrites(db: Executor): UserWrites {
+  async function replaceMethods(userId: string, methods: { type: Channel; address: string }[]) {
+    await db.deleteFrom('contact_methods').where('user_id', '=', userId).execute();
+    if (methods.length > 0) {
+      await db
+        .insertInto('contact_methods')
+        .values(methods.map((m, position) => ({ user_id: userId, position, type: m.type, address: m.address })))
+        .execute();
+    }
+  }
+  async function lockRow(id: string) {
+    return (await db.selectFrom('users').select(columns).where('id', '=', id).forUpdate().executeTakeFirst()) as UserRow | undefined;
+  }
+
+  return {
+    async insert({ contact_methods, timezone, preferences, ...row }) {
+      let inserted: UserRow;
+      try {
+        inserted = (await db
+          .insertInto('users')
+          .values({ ...row, time_zone: timezone, preferences: JSON.stringify(preferences) })
+          .returning(columns)
+          .executeTakeFirstOrThrow()) as UserRow;
+      } catch (error) {
+        throw translateDuplicate(error);
+      }
+      await replaceMethods(inserted.id, contact_methods);
+      return (await withMethods(db, [inserted]))[0]!;
+    },
+
+    async lock(id) {
+      const row = await lockRow(id);
+      return row ? (await withMethods(db, [row]))[0] : undefined;
+    },
+
+    async update(id, { contact_methods, timezone, preferences, ...changes }) {
+      let updated: UserRow;
+      try {
+        updated = (await db
+          .updateTable('users')
+          .set({
+            ...changes,
+            ...(timezone === undefined ? {} : { time_zone: timezone }),
+            ...(preferences === undefined ? {} : { preferences: JSON.stringify(preferences) }),
+            version: sql`version + 1`,
+            updated_at: sql`now()`,
+          })
+          .where('id', '=', id)
+          .returning(columns)
+          .executeTakeFirstOrThrow()) as UserRow;
+      } catch (error) {
+        throw translateDuplicate(error);
+      }
+      if (contact_methods !== undefined) await replaceMethods(id, contact_methods);
+      return (await withMethods(db, [updated]))[0]!;
+    },
+
+    async getMany(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('users').select(columns).where('id', 'in', [...new Set(ids)]).execute();
+      return withMethods(db, rows as UserRow[]);
+    },
+
+    async idByEmail(email) {
+      const row = await db.selectFrom('users').select('id').where(sql<boolean>`lower(email) = lower(${email})`).executeTakeFirst();
+      return row?.id;
+    },
+  };
+}

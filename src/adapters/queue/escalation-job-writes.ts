@@ -1,0 +1,56 @@
+import { fromKysely, type PgBoss } from 'pg-boss';
+import type { EscalationJobWrites } from '../../ports/people-writes.ts';
+import type { Executor } from '../postgres/database.ts';
+
+// SPEC section 5: each later escalation level is a pg-boss job that starts at its due time.
+export const ESCALATION_QUEUE = 'escalate';
+
+export interface EscalationJobData {
+  incident_id: string;
+  run: number;
+  round: number;
+  level: number;
+}
+
+/**
+ * The queue is 'short': at most one waiting job per singletonKey, and the key names the step
+ * (incident, run, round, level). The incident_escalations row is the real guarantee (a step is
+ * paged only while its row is still scheduled under this job); the queue policy keeps the queue
+ * itself free of duplicates too. Every role creates it, because API processes schedule steps.
+ */
+export async function createEscalationQueue(boss: PgBoss): Promise<void> {
+  await boss.createQueue(ESCALATION_QUEUE, {
+    policy: 'short',
+    notify: true,
+    // A worker that dies mid-step loses its heartbeat and the job goes to another worker; the
+    // row lock and status check make the second run a no-op if the first one committed.
+    retryLimit: 20,
+    retryDelay: 1,
+    retryBackoff: true,
+    retryDelayMax: 60,
+    heartbeatSeconds: 10,
+    expireInSeconds: 120,
+    deleteAfterSeconds: 7 * 24 * 3600,
+  });
+}
+
+export function makeEscalationJobWrites(boss: PgBoss, trx: Executor): EscalationJobWrites {
+  const db = fromKysely(trx);
+  return {
+    async schedule(job) {
+      await boss.insert(
+        ESCALATION_QUEUE,
+        [{
+          id: job.id,
+          data: { incident_id: job.incident_id, run: job.run, round: job.round, level: job.level } satisfies EscalationJobData,
+          startAfter: job.start_after,
+          singletonKey: `${job.incident_id}:${job.run}:${job.round}:${job.level}`,
+        }],
+        { db },
+      );
+    },
+    async cancel(jobId) {
+      await boss.deleteJob(ESCALATION_QUEUE, jobId, { db });
+    },
+  };
+}

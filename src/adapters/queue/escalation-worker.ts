@@ -1,0 +1,33 @@
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import { runEscalationStep, type EscalationDeps } from '../../app/paging.ts';
+import { ESCALATION_QUEUE, type EscalationJobData } from './escalation-job-writes.ts';
+
+export async function startEscalationWorker(boss: PgBoss, deps: EscalationDeps, logger: Logger): Promise<void> {
+  await boss.work<EscalationJobData>(
+    ESCALATION_QUEUE,
+    {
+      batchSize: 10,
+      localConcurrency: 1,
+      perJobResults: true,
+      // Steps are deferred jobs: their NOTIFY fires when they are scheduled, not when they fall
+      // due, so a short poll is what makes a level page on time (within half a second).
+      pollingIntervalSeconds: 0.5,
+      notifyPollingIntervalSeconds: 0.5,
+    },
+    async (jobs) => {
+      // One transaction per step: a failing step is retried alone, the others stand.
+      const results = [];
+      for (const job of jobs) {
+        try {
+          await runEscalationStep(deps, { job_id: job.id, ...job.data });
+          results.push({ id: job.id, status: 'completed' as const });
+        } catch (error) {
+          logger.error({ err: error, job_id: job.id, ...job.data }, 'escalation step failed; it will be retried');
+          results.push({ id: job.id, status: 'failed' as const, output: { error: (error as Error).message } });
+        }
+      }
+      return results;
+    },
+  );
+}
