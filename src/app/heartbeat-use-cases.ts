@@ -9,7 +9,7 @@ import {
 } from '../domain/heartbeat.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { NewHeartbeatRow } from '../ports/intake-writes.ts';
-import type { Stores, Transact } from '../ports/unit-of-work.ts';
+import { within, type Stores, type Transact } from '../ports/unit-of-work.ts';
 import { createIncident, updateIncident, type Context } from './incident-use-cases.ts';
 
 // Heartbeats (SPEC section 6). The row holds the truth (status, due_at); the queue only wakes a
@@ -24,7 +24,7 @@ export interface HeartbeatContext {
 }
 
 const joinedAs = (stores: Stores, ctx: HeartbeatContext, heartbeat: Heartbeat): Context => ({
-  transact: (work) => work(stores),
+  transact: within(stores),
   clock: ctx.clock,
   actor: heartbeatActor(heartbeat),
   ...(ctx.channelProblem ? { channelProblem: ctx.channelProblem } : {}),

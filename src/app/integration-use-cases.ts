@@ -1,6 +1,6 @@
 import { decideAlert, integrationActor, type AlertAction, type Integration } from '../domain/alert.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { Stores, Transact } from '../ports/unit-of-work.ts';
+import { within, type Stores, type Transact } from '../ports/unit-of-work.ts';
 import { createIncident, updateIncident, type Context } from './incident-use-cases.ts';
 
 export interface IntegrationContext {
@@ -27,7 +27,7 @@ export async function receiveAlert(ctx: IntegrationContext, integration: Integra
   const actor = integrationActor(integration);
   return ctx.transact(async (stores) => {
     const joined: Context = {
-      transact: (work) => work(stores),
+      transact: within(stores),
       clock: ctx.clock,
       actor,
       ...(ctx.channelProblem ? { channelProblem: ctx.channelProblem } : {}),

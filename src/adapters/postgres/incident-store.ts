@@ -59,8 +59,27 @@ export async function listTimeline(db: Executor, incidentId: string): Promise<Ti
 
 export function makeIncidentWrites(db: Executor): IncidentWrites {
   return {
-    async insert(row) {
-      return (await db.insertInto('incidents').values(row).returning(incidentColumns).executeTakeFirstOrThrow()) as Incident;
+    async insert(row, created) {
+      // A data-modifying CTE: the incident and its incident.created event in one round trip.
+      const inserted = await db
+        .with('i', (qb) => qb.insertInto('incidents').values(row).returning(incidentColumns))
+        .with('e', (qb) =>
+          qb
+            .insertInto('incident_events')
+            .columns(['incident_id', 'type', 'actor', 'data'])
+            .expression((eb) =>
+              eb.selectFrom('i').select([
+                'i.id',
+                sql<string>`'incident.created'`.as('type'),
+                sql<string>`${created.actor}::text`.as('actor'),
+                sql<string>`${JSON.stringify(created.data)}::jsonb`.as('data'),
+              ]),
+            ),
+        )
+        .selectFrom('i')
+        .selectAll()
+        .executeTakeFirstOrThrow();
+      return inserted as unknown as Incident;
     },
     async lock(id) {
       const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).forUpdate().executeTakeFirst();

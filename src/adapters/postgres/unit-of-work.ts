@@ -35,13 +35,21 @@ export function bindStores(trx: Executor, boss: PgBoss): Stores {
 
 /** A Transact that opens a new transaction for each unit of work. */
 export function makeTransact(db: Database, boss: PgBoss): Transact {
-  return async (work) => {
+  const run = async <T>(work: (stores: Stores) => Promise<T>): Promise<T> => {
     try {
       return await db.transaction().execute((trx) => work(bindStores(trx, boss)));
     } catch (error) {
       throw translatePgError(error);
     }
   };
+  const single = async <T>(work: (stores: Stores) => Promise<T>): Promise<T> => {
+    try {
+      return await work(bindStores(db, boss));
+    } catch (error) {
+      throw translatePgError(error);
+    }
+  };
+  return Object.assign(run, { single });
 }
 
 /**
@@ -49,11 +57,12 @@ export function makeTransact(db: Database, boss: PgBoss): Transact {
  * that the stored response commits with the resource it describes.
  */
 export function joinTransaction(trx: Executor, boss: PgBoss): Transact {
-  return async (work) => {
+  const run = async <T>(work: (stores: Stores) => Promise<T>): Promise<T> => {
     try {
       return await work(bindStores(trx, boss));
     } catch (error) {
       throw translatePgError(error);
     }
   };
+  return Object.assign(run, { single: run });
 }
