@@ -4,11 +4,14 @@
 // Input: one JSON argument; output: one JSON line.
 import { Pool } from 'undici';
 
-const job = JSON.parse(process.argv[2]!) as { url: string; path: string; key: string; rate: number; duration: number; receiver: string };
+const job = JSON.parse(process.argv[2]!) as { url: string; path: string; key: string; rate: number; duration: number; warmup: number; receiver: string };
 const pool = new Pool(job.url, { connections: 16, pipelining: 1 });
 const now = () => performance.timeOrigin + performance.now();
 const interval = 1000 / job.rate;
-const total = Math.round(job.rate * job.duration);
+// The first `warmup` seconds open the connection pools and let V8 compile the hot paths; those
+// requests go to /warmup and are not measured, so the figure is the steady state.
+const warmup = Math.round(job.rate * job.warmup);
+const total = warmup + Math.round(job.rate * job.duration);
 const responseTimes: number[] = [];
 let failures = 0;
 const inflight: Promise<void>[] = [];
@@ -25,12 +28,12 @@ for (let i = 0; i < total; i++) {
         method: 'POST',
         path: job.path,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${job.key}` },
-        body: JSON.stringify({ channel: 'webhook', recipient: `${job.receiver}/latency`, content: `latency ${i}`, metadata: { sent_at_ms: sentAt } }),
+        body: JSON.stringify({ channel: 'webhook', recipient: `${job.receiver}/${i < warmup ? 'warmup' : 'latency'}`, content: `latency ${i}`, metadata: { sent_at_ms: sentAt } }),
       })
       .then(async (response) => {
         await response.body.dump();
         if (response.statusCode !== 201) failures += 1;
-        responseTimes.push(now() - sentAt);
+        if (i >= warmup) responseTimes.push(now() - sentAt);
       }, () => {
         failures += 1;
       }),
@@ -40,4 +43,4 @@ await Promise.all(inflight);
 await pool.close();
 responseTimes.sort((a, b) => a - b);
 const pct = (p: number) => responseTimes[Math.min(responseTimes.length - 1, Math.ceil((p / 100) * responseTimes.length) - 1)] ?? NaN;
-process.stdout.write(`${JSON.stringify({ requests: total, non2xx: failures, response_p50_ms: pct(50), response_p99_ms: pct(99), seconds: (performance.now() - start) / 1000 })}\n`);
+process.stdout.write(`${JSON.stringify({ requests: total - warmup, non2xx: failures, response_p50_ms: pct(50), response_p99_ms: pct(99), seconds: (performance.now() - start) / 1000 })}\n`);

@@ -183,10 +183,10 @@ async function main() {
 
     // 3. Latency and 4. ingest, against API and worker in one process (what npm start runs).
     const all = await startTocsin('all', dbUrl);
-    log(`latency: POST /v1/notifications at 100/s for ${size.latencySeconds} s`);
+    log(`latency: POST /v1/notifications at 100/s for ${size.latencySeconds} s after a 2 s warm-up`);
     latencies.length = 0;
     const latencyLoad = await runJson<{ requests: number; non2xx: number; response_p50_ms: number; response_p99_ms: number }>(['bench/paced-load.ts', JSON.stringify({
-      url: all.url, path: '/v1/notifications', key: adminKey, rate: 100, duration: size.latencySeconds, receiver: receiverUrl,
+      url: all.url, path: '/v1/notifications', key: adminKey, rate: 100, duration: size.latencySeconds, warmup: 2, receiver: receiverUrl,
     })], {});
     const deadline = Date.now() + 10_000;
     while (latencies.length < latencyLoad.requests - latencyLoad.non2xx && Date.now() < deadline) await sleep(20);

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Incident, IncidentStatus, Severity, TimelineEvent } from '../../domain/incident.ts';
 import type { IncidentWrites, TimelineWrites } from '../../ports/unit-of-work.ts';
 import { decodeCursor, page } from './cursor.ts';
@@ -9,6 +9,17 @@ const incidentColumns = [
   'created_by', 'notification_status', 'version', 'created_at', 'updated_at', 'acknowledged_at', 'resolved_at',
   'integration_id', 'details',
 ] as const;
+
+const insertIncidentSql = `
+  with i as (
+    insert into incidents (title, description, severity, team_id, assignee_id, source, dedup_key, created_by)
+    values ($1, $2, $3, $4, $5, $6, $7, $8)
+    returning ${incidentColumns.join(', ')}
+  ), e as (
+    insert into incident_events (incident_id, type, actor, data)
+    select id, 'incident.created', $9, $10::jsonb from i
+  )
+  select * from i`;
 
 const eventColumns = ['id', 'incident_id', 'type', 'actor', 'data', 'created_at'] as const;
 
@@ -60,26 +71,15 @@ export async function listTimeline(db: Executor, incidentId: string): Promise<Ti
 export function makeIncidentWrites(db: Executor): IncidentWrites {
   return {
     async insert(row, created) {
-      // A data-modifying CTE: the incident and its incident.created event in one round trip.
-      const inserted = await db
-        .with('i', (qb) => qb.insertInto('incidents').values(row).returning(incidentColumns))
-        .with('e', (qb) =>
-          qb
-            .insertInto('incident_events')
-            .columns(['incident_id', 'type', 'actor', 'data'])
-            .expression((eb) =>
-              eb.selectFrom('i').select([
-                'i.id',
-                sql<string>`'incident.created'`.as('type'),
-                sql<string>`${created.actor}::text`.as('actor'),
-                sql<string>`${JSON.stringify(created.data)}::jsonb`.as('data'),
-              ]),
-            ),
-        )
-        .selectFrom('i')
-        .selectAll()
-        .executeTakeFirstOrThrow();
-      return inserted as unknown as Incident;
+      // The hottest write of the API (POST /v1/incidents), so its SQL is built once: a
+      // data-modifying CTE writes the incident and its incident.created event in one round trip.
+      const { rows } = await db.executeQuery<Incident>(
+        CompiledQuery.raw(insertIncidentSql, [
+          row.title, row.description, row.severity, row.team_id, row.assignee_id, row.source, row.dedup_key, row.created_by,
+          created.actor, JSON.stringify(created.data),
+        ]),
+      );
+      return rows[0]!;
     },
     async lock(id) {
       const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).forUpdate().executeTakeFirst();
