@@ -41,8 +41,8 @@ const EnvSchema = Type.Object({
   PUSH_API_TOKEN: Type.Optional(Text('a token')),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Url('http|https')),
   CIRCUIT_BREAKER_HALF_OPEN_SECONDS: Int(1, 3600, 30),
-  WORKER_BATCH_SIZE: Int(1, 1000, 50),
-  WORKER_CONCURRENCY: Int(1, 64, 2),
+  WORKER_BATCH_SIZE: Int(1, 1000, 200),
+  WORKER_CONCURRENCY: Int(1, 64, 3),
 });
 
 type Env = Static<typeof EnvSchema>;

@@ -74,7 +74,9 @@ export async function startService(options: { role: ServiceRole; config: Config;
         claim: (_channel, jobs) => claimForSending(db, jobs),
         observe: metrics.observeDelivery,
       },
-      { batchSize: config.WORKER_BATCH_SIZE, concurrency: config.WORKER_CONCURRENCY },
+      // A batch larger than a second's budget would only hold claimed notifications waiting
+      // for later windows (and no longer cancellable), so the budget caps it.
+      { batchSize: Math.min(config.WORKER_BATCH_SIZE, config.CHANNEL_RATE_LIMIT_PER_SECOND), concurrency: config.WORKER_CONCURRENCY },
     );
   }
 

@@ -166,12 +166,18 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
     },
   }));
 
+  const incidents = [...new Set(claimed.filter((n) => n.incident_id).map((n) => n.incident_id!))];
+  const newJobs = [...retryJobs, ...requeued.map(({ job }) => job)];
+  if (requeued.length === 0 && newJobs.length === 0 && incidents.length === 0 && events.length === 0) {
+    // The common case (every notification of the batch sent or failed, none linked to an
+    // incident) is one statement, atomic by itself.
+    if (records.length > 0) await deps.transact.single((stores) => stores.notifications.recordAttempts(records));
+    return { deadLettered };
+  }
   await deps.transact(async (stores) => {
     if (records.length > 0) await stores.notifications.recordAttempts(records);
     if (requeued.length > 0) await stores.notifications.requeue(requeued.map(({ job }) => ({ notification_id: job.notification_id, job_id: job.id })));
-    const newJobs = [...retryJobs, ...requeued.map(({ job }) => job)];
     if (newJobs.length > 0) await stores.jobs.enqueue(newJobs);
-    const incidents = [...new Set(claimed.filter((n) => n.incident_id).map((n) => n.incident_id!))];
     if (incidents.length > 0) await stores.notifications.refreshIncidentSummaries(incidents);
     if (events.length > 0) await stores.timeline.appendMany(events);
   });

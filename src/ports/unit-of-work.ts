@@ -117,7 +117,7 @@ export interface NotificationWrites {
   insertMany(rows: NewNotificationRow[]): Promise<Notification[]>;
   lock(id: string): Promise<Notification | undefined>;
   update(id: string, changes: Partial<Pick<Notification, 'status' | 'job_id' | 'retry_count' | 'last_error'>>): Promise<Notification>;
-  /** Writes the attempts and the notifications' new states of a batch, in a few statements. */
+  /** Writes the attempts and the notifications' new states of a batch, in one statement. */
   recordAttempts(records: AttemptRecord[]): Promise<void>;
   /** Puts deferred notifications back to `queued` under a new job, without counting an attempt. */
   requeue(items: { notification_id: string; job_id: string }[]): Promise<void>;

@@ -132,15 +132,18 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
     },
 
     async recordAttempts(records) {
+      // One statement (a data-modifying CTE) for the attempts and the new states of a whole
+      // batch: the common case of a batch is then a single round trip, with no BEGIN/COMMIT.
       const a = records.map((r) => r.attempt);
       await sql`
-        insert into notification_attempts (notification_id, attempt, at, outcome, status_code, error, duration_ms)
-        select * from unnest(
-          ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${a.map((x) => x.at)}::timestamptz[],
-          ${a.map((x) => x.outcome)}::text[], ${a.map((x) => x.status_code)}::int[], ${a.map((x) => x.error)}::text[],
-          ${a.map((x) => x.duration_ms)}::int[])
-        on conflict do nothing`.execute(db);
-      await sql`
+        with attempts as (
+          insert into notification_attempts (notification_id, attempt, at, outcome, status_code, error, duration_ms)
+          select * from unnest(
+            ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${a.map((x) => x.at)}::timestamptz[],
+            ${a.map((x) => x.outcome)}::text[], ${a.map((x) => x.status_code)}::int[], ${a.map((x) => x.error)}::text[],
+            ${a.map((x) => x.duration_ms)}::int[])
+          on conflict do nothing
+        )
         update notifications n
         set status = v.status,
             retry_count = n.retry_count + case when v.status = 'queued' then 1 else 0 end,
