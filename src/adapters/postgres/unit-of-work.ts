@@ -15,22 +15,73 @@ import { makeTeamWrites } from './team-store.ts';
 import { makeTemplateWrites } from './template-store.ts';
 import { makeUserWrites } from './user-store.ts';
 
+/**
+ * Every store bound to one executor (a transaction, or the pool for Transact.single). Each is
+ * made on first use: a unit of work touches two or three of them, and this runs per request.
+ */
+class BoundStores implements Stores {
+  readonly trx: Executor;
+  readonly boss: PgBoss;
+  constructor(trx: Executor, boss: PgBoss) {
+    this.trx = trx;
+    this.boss = boss;
+  }
+  #incidents?: Stores['incidents'];
+  get incidents(): Stores['incidents'] {
+    return (this.#incidents ??= makeIncidentWrites(this.trx));
+  }
+  #timeline?: Stores['timeline'];
+  get timeline(): Stores['timeline'] {
+    return (this.#timeline ??= makeTimelineWrites(this.trx));
+  }
+  #notifications?: Stores['notifications'];
+  get notifications(): Stores['notifications'] {
+    return (this.#notifications ??= makeNotificationWrites(this.trx));
+  }
+  #jobs?: Stores['jobs'];
+  get jobs(): Stores['jobs'] {
+    return (this.#jobs ??= makeJobWrites(this.boss, this.trx));
+  }
+  #alerts?: Stores['alerts'];
+  get alerts(): Stores['alerts'] {
+    return (this.#alerts ??= makeAlertWrites(this.trx));
+  }
+  #heartbeats?: Stores['heartbeats'];
+  get heartbeats(): Stores['heartbeats'] {
+    return (this.#heartbeats ??= makeHeartbeatWrites(this.trx));
+  }
+  #heartbeatChecks?: Stores['heartbeatChecks'];
+  get heartbeatChecks(): Stores['heartbeatChecks'] {
+    return (this.#heartbeatChecks ??= makeHeartbeatCheckWrites(this.boss, this.trx));
+  }
+  #templates?: Stores['templates'];
+  get templates(): Stores['templates'] {
+    return (this.#templates ??= makeTemplateWrites(this.trx));
+  }
+  #users?: Stores['users'];
+  get users(): Stores['users'] {
+    return (this.#users ??= makeUserWrites(this.trx));
+  }
+  #policies?: Stores['policies'];
+  get policies(): Stores['policies'] {
+    return (this.#policies ??= makePolicyWrites(this.trx));
+  }
+  #teams?: Stores['teams'];
+  get teams(): Stores['teams'] {
+    return (this.#teams ??= makeTeamWrites(this.trx));
+  }
+  #escalations?: Stores['escalations'];
+  get escalations(): Stores['escalations'] {
+    return (this.#escalations ??= makeEscalationWrites(this.trx));
+  }
+  #escalationJobs?: Stores['escalationJobs'];
+  get escalationJobs(): Stores['escalationJobs'] {
+    return (this.#escalationJobs ??= makeEscalationJobWrites(this.boss, this.trx));
+  }
+}
+
 export function bindStores(trx: Executor, boss: PgBoss): Stores {
-  return {
-    incidents: makeIncidentWrites(trx),
-    timeline: makeTimelineWrites(trx),
-    notifications: makeNotificationWrites(trx),
-    jobs: makeJobWrites(boss, trx),
-    alerts: makeAlertWrites(trx),
-    heartbeats: makeHeartbeatWrites(trx),
-    heartbeatChecks: makeHeartbeatCheckWrites(boss, trx),
-    templates: makeTemplateWrites(trx),
-    users: makeUserWrites(trx),
-    policies: makePolicyWrites(trx),
-    teams: makeTeamWrites(trx),
-    escalations: makeEscalationWrites(trx),
-    escalationJobs: makeEscalationJobWrites(boss, trx),
-  };
+  return new BoundStores(trx, boss);
 }
 
 /** A Transact that opens a new transaction for each unit of work. */
