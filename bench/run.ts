@@ -107,7 +107,8 @@ async function main() {
   const dbUrl = databaseUrl(server.url, dbName);
   const pgVersion = (await admin.query('show server_version')).rows[0].server_version as string;
   const db = new pg.Client({ connectionString: dbUrl });
-  const peaks: number[] = [];
+  const peaks: Record<string, number> = {};
+  const peak = (role: string, mb: number) => (peaks[role] = Math.round(Math.max(peaks[role] ?? 0, mb)));
 
   // A webhook receiver in this process: counts deliveries and, for the latency run, measures
   // the time from the client's request start (stamped in the body) to arrival here.
@@ -143,7 +144,7 @@ async function main() {
     // 2. Delivery: a backlog made through the batch API, then drained by one worker process.
     log(`delivery: ${size.backlog} notifications through the batch API, then one worker`);
     const api = await startTocsin('api', dbUrl);
-    peaks.push(api.peakRssMb());
+    peak('api', api.peakRssMb());
     for (let i = 0; i < size.backlog; i += 1000) {
       const notifications = Array.from({ length: Math.min(1000, size.backlog - i) }, (_, k) => ({
         channel: 'webhook',
@@ -157,7 +158,7 @@ async function main() {
       });
       if (response.status !== 201) throw new Error(`batch answered ${response.status}: ${await response.text()}`);
     }
-    peaks.push(api.peakRssMb());
+    peak('api', api.peakRssMb());
     await api.stop();
     arrivals = 0;
     firstArrival = 0;
@@ -173,7 +174,7 @@ async function main() {
     }
     const drainSeconds = (sentAt - firstArrival) / 1000;
     const delivery = { seconds: drainSeconds, jobs_per_s: size.backlog / drainSeconds, duplicates: arrivals - size.backlog };
-    peaks.push(worker.peakRssMb());
+    peak('worker', worker.peakRssMb());
     await worker.stop();
 
     // The drain leaves tens of thousands of dead rows behind; autovacuum cleaning them up in the
@@ -195,7 +196,7 @@ async function main() {
     const ingest = await runJson<{ rps: number; p99_ms: number; non2xx: number; errors: number }>(['bench/load-generator.ts', JSON.stringify({
       url: all.url, path: '/v1/incidents', key: adminKey, connections: 32, duration: size.ingestSeconds, body: 'incident',
     })], {});
-    peaks.push(all.peakRssMb());
+    peak('all', all.peakRssMb());
     await all.stop();
 
     const barePort = await freePort();
@@ -225,7 +226,8 @@ async function main() {
       ingest_baseline_rps: Math.round(bareIngest.rps),
       ingest_baseline_p99_ms: bareIngest.p99_ms,
       ingest_ratio_to_baseline: +(ingest.rps / bareIngest.rps).toFixed(3),
-      rss_mb: Math.round(Math.max(...peaks)),
+      rss_mb: Math.max(...Object.values(peaks)),
+      rss_mb_by_role: peaks,
       targets: {
         delivery_ratio_at_least: 0.5,
         latency_ms_p50_at_most: 15,
