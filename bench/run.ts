@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { loadConfig } from '../src/config.ts';
 import { startTestServer } from '../tests/setup/postgres-server.ts';
 import { databaseUrl } from '../tests/helpers/urls.ts';
 import { freePort } from '../src/adapters/free-port.ts';
@@ -139,7 +140,14 @@ async function main() {
 
     // 1. The bare queue.
     log(`queue baseline: ${size.backlog} jobs, no-op handler`);
-    const baseline = await runJson<{ jobs_per_s: number }>(['bench/queue-baseline.ts'], { DATABASE_URL: dbUrl, JOBS: String(size.backlog) });
+    // Tuned alike: the same batch size and concurrency as Tocsin's workers use by default.
+    const tuning = loadConfig({});
+    const baseline = await runJson<{ jobs_per_s: number }>(['bench/queue-baseline.ts'], {
+      DATABASE_URL: dbUrl,
+      JOBS: String(size.backlog),
+      BATCH_SIZE: String(tuning.WORKER_BATCH_SIZE),
+      CONCURRENCY: String(tuning.WORKER_CONCURRENCY),
+    });
 
     // 2. Delivery: a backlog made through the batch API, then drained by one worker process.
     log(`delivery: ${size.backlog} notifications through the batch API, then one worker`);
@@ -164,6 +172,9 @@ async function main() {
     firstArrival = 0;
     const worker = await startTocsin('worker', dbUrl);
     let sentAt = 0;
+    // Counting rows while the worker drains would cost PostgreSQL (which shares the 2 cores) a
+    // scan every poll, so wait for the receiver to have seen them all, then for the statuses.
+    while (arrivals < size.backlog) await sleep(5);
     for (;;) {
       const { rows } = await db.query(`select count(*)::int as n from notifications where status = 'sent'`);
       if (rows[0].n >= size.backlog) {
