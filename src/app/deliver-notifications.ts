@@ -93,8 +93,8 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
 /**
  * Delivers one batch of jobs of a channel and records every outcome in one transaction: the
  * attempts, the new statuses, the retry jobs, the incidents' summaries and their timelines.
- * Returns the job ids whose notifications failed for good: the adapter moves those jobs to the
- * dead letter queue.
+ * Notifications that failed for good get a job in their channel's dead letter queue, in the same
+ * transaction; their ids are returned.
  */
 export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<{ deadLettered: string[] }> {
   const claimed = await deps.claim(channel, jobs);
@@ -109,7 +109,6 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
   const retryJobs: DeliveryJob[] = [];
   const events: NewTimelineEvent[] = [];
   const deadLettered: string[] = [];
-  const jobOf = new Map(jobs.map((job) => [job.notification_id, job.job_id]));
 
   for (const { notification: n, result, duration_ms } of outcomes) {
     if ('open' in result) {
@@ -138,7 +137,7 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
       records.push({ ...base, status: 'queued', job_id: jobId, last_error: base.attempt.error, sent_at: null });
     } else {
       records.push({ ...base, status: 'failed', last_error: base.attempt.error, sent_at: null });
-      deadLettered.push(jobOf.get(n.id)!);
+      deadLettered.push(n.id);
     }
     if (n.incident_id && decision.kind !== 'retry') {
       events.push({
@@ -168,7 +167,7 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
 
   const incidents = [...new Set(claimed.filter((n) => n.incident_id).map((n) => n.incident_id!))];
   const newJobs = [...retryJobs, ...requeued.map(({ job }) => job)];
-  if (requeued.length === 0 && newJobs.length === 0 && incidents.length === 0 && events.length === 0) {
+  if (requeued.length === 0 && newJobs.length === 0 && incidents.length === 0 && events.length === 0 && deadLettered.length === 0) {
     // The common case (every notification of the batch sent or failed, none linked to an
     // incident) is one statement, atomic by itself.
     if (records.length > 0) await deps.transact.single((stores) => stores.notifications.recordAttempts(records));
@@ -178,6 +177,7 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
     if (records.length > 0) await stores.notifications.recordAttempts(records);
     if (requeued.length > 0) await stores.notifications.requeue(requeued.map(({ job }) => ({ notification_id: job.notification_id, job_id: job.id })));
     if (newJobs.length > 0) await stores.jobs.enqueue(newJobs);
+    if (deadLettered.length > 0) await stores.jobs.deadLetter(channel, deadLettered);
     if (incidents.length > 0) await stores.notifications.refreshIncidentSummaries(incidents);
     if (events.length > 0) await stores.timeline.appendMany(events);
   });

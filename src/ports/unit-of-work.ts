@@ -137,6 +137,8 @@ export interface DeliveryJob {
 export interface JobWrites {
   enqueue(jobs: DeliveryJob[]): Promise<void>;
   cancel(channel: Channel, jobId: string): Promise<void>;
+  /** Puts the jobs of notifications that failed for good into their channel's dead letter queue. */
+  deadLetter(channel: Channel, notificationIds: string[]): Promise<void>;
   /** Removes the notification's job from the channel's dead letter queue (redrive). */
   removeDeadLetter(channel: Channel, notificationId: string): Promise<void>;
 }

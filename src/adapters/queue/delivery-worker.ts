@@ -40,7 +40,6 @@ export async function startDeliveryWorkers(boss: PgBoss, deps: DeliveryDeps, tun
       {
         batchSize: tuning.batchSize,
         localConcurrency: tuning.concurrency,
-        perJobResults: true,
         // NOTIFY wakes the worker when a job commits; these polls are only the safety net, and
         // a full batch means more work is waiting, so fetch again at once.
         pollingIntervalSeconds: 1,
@@ -48,13 +47,10 @@ export async function startDeliveryWorkers(boss: PgBoss, deps: DeliveryDeps, tun
         burstWhenBatchFull: true,
       },
       async (jobs) => {
-        const { deadLettered } = await deliverJobs(
-          deps,
-          channel,
-          jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id })),
-        );
-        const dead = new Set(deadLettered);
-        return jobs.map((job) => ({ id: job.id, status: dead.has(job.id) ? ('deadletter' as const) : ('completed' as const) }));
+        // Every job of the batch completes; the dead letter copies of those that failed for good
+        // were inserted with their statuses (see deliverJobs). pg-boss's per-job settlement did the
+        // same through a JSON recordset that cost ~29 ms per batch of 200, more than anything else.
+        await deliverJobs(deps, channel, jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id })));
       },
     );
   }

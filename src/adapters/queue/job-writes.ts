@@ -33,6 +33,13 @@ export function makeJobWrites(boss: PgBoss, trx: Executor): JobWrites {
         );
       }
     },
+    async deadLetter(channel, notificationIds) {
+      await boss.insert(
+        deadLetterQueueName(channel),
+        notificationIds.map((id) => ({ data: { notification_id: id } satisfies DeliveryJobData })),
+        { db },
+      );
+    },
     async cancel(channel, jobId) {
       await boss.deleteJob(queueName(channel), jobId, { db });
     },
