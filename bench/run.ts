@@ -53,12 +53,16 @@ interface Service {
   stop(): Promise<void>;
 }
 
+// The Node flags `npm start` runs the service with (package.json), so the bench measures that.
+const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
 async function startTocsin(role: 'all' | 'api' | 'worker', dbUrl: string): Promise<Service> {
   const port = await freePort();
   // BENCH_PROFILE=dir writes a CPU profile of every service process there (node --cpu-prof).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  // The same V8 flag as npm start and the tocsin command (see package.json).
-  const child = spawn(process.execPath, ['--max-semi-space-size=16', ...profile, 'src/main.ts', role], {
+  const child = spawn(process.execPath, [...nodeFlags, ...profile, 'src/main.ts', role], {
     cwd: root,
     env: {
       ...process.env,
@@ -149,6 +153,8 @@ async function main() {
       CONCURRENCY: String(tuning.WORKER_CONCURRENCY),
     });
 
+    await db.query('vacuum analyze'); // as between the later phases: settle the baseline's churn
+
     // 2. Delivery: a backlog made through the batch API, then drained by one worker process.
     log(`delivery: ${size.backlog} notifications through the batch API, then one worker`);
     const api = await startTocsin('api', dbUrl);
@@ -166,6 +172,7 @@ async function main() {
       });
       if (response.status !== 201) throw new Error(`batch answered ${response.status}: ${await response.text()}`);
     }
+    await db.query('vacuum analyze');
     peak('api', api.peakRssMb());
     await api.stop();
     arrivals = 0;
