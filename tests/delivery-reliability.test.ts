@@ -272,12 +272,15 @@ describe('two worker processes', () => {
     const endToEnd = (arrivals.length - 1) / ((last - first) / 1000);
     console.info(`rate limit ${limit}/s, two workers: ${rate.toFixed(1)}/s over ${innerSeconds} whole seconds (per second: ${[...perSecond.values()].join(', ')}); (n-1)/(last-first) = ${endToEnd.toFixed(1)}/s`);
     expect(Math.abs(rate - limit) / limit).toBeLessThanOrEqual(0.1);
-    // And no burst: no two consecutive seconds took more than twice the limit plus 10%. (One
-    // second alone can read high when a busy machine delays the last deliveries granted in the
-    // second before past the boundary; that second then reads low by as much, so pairs are fair.)
-    for (let second = firstSecond; second < lastSecond; second++) {
-      const pair = (perSecond.get(second) ?? 0) + (perSecond.get(second + 1) ?? 0);
-      expect(pair, `seconds ${second - firstSecond} and ${second - firstSecond + 1}`).toBeLessThanOrEqual(2 * limit * 1.1);
+    // And no burst: by the end of every second of the run, no more had arrived than the limit
+    // allows for that many seconds (+10%). A single second can read high when a busy machine (or
+    // the first connections to the receiver) delays deliveries granted in the second before past
+    // the boundary; a delay only moves arrivals later, so the running total is the fair bound.
+    let total = 0;
+    for (let second = firstSecond; second <= lastSecond; second++) {
+      total += perSecond.get(second) ?? 0;
+      const seconds = second - firstSecond + 1;
+      expect(total, `arrivals by the end of second ${seconds}`).toBeLessThanOrEqual(limit * seconds * 1.1);
     }
 
     const bySigner = Object.groupBy(hook.received, (request) => signer(request)!);
