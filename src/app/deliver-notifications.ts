@@ -94,11 +94,11 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
  * Delivers one batch of jobs of a channel and records every outcome in one transaction: the
  * attempts, the new statuses, the retry jobs, the incidents' summaries and their timelines.
  * Notifications that failed for good get a job in their channel's dead letter queue, in the same
- * transaction; their ids are returned.
+ * transaction.
  */
-export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<{ deadLettered: string[] }> {
+export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<void> {
   const claimed = await deps.claim(channel, jobs);
-  if (claimed.length === 0) return { deadLettered: [] };
+  if (claimed.length === 0) return;
 
   const { outcomes, waiting, retryInMs } = await attemptWithinRateLimit(deps, channel, claimed);
   const now = deps.clock.now();
@@ -171,7 +171,7 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
     // The common case (every notification of the batch sent or failed, none linked to an
     // incident) is one statement, atomic by itself.
     if (records.length > 0) await deps.transact.single((stores) => stores.notifications.recordAttempts(records));
-    return { deadLettered };
+    return;
   }
   await deps.transact(async (stores) => {
     if (records.length > 0) await stores.notifications.recordAttempts(records);
@@ -181,5 +181,4 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
     if (incidents.length > 0) await stores.notifications.refreshIncidentSummaries(incidents);
     if (events.length > 0) await stores.timeline.appendMany(events);
   });
-  return { deadLettered };
 }
