@@ -107,10 +107,14 @@ function dailyWindow(restriction: Restriction): DailyWindow {
 const weekdayOf = (wallDay: number) => (((wallDay + 3) % 7) + 7) % 7;
 
 /**
- * The restriction windows as instants within `[since, until)`, sorted and merged. Both ends of a
- * window are local times, read by the same SPEC 11 rule as handoffs: a window ending at 02:30 on
- * the night the clocks skip from 02:00 to 03:00 ends at 03:30 on the new clock (02:30 read with
- * the offset before the change), so it lasts as long as it says.
+ * The restriction windows as instants within `[since, until)`, sorted and merged. A window opens
+ * when the zone's clock first reads its start and closes when the clock first reads its end: in
+ * a repeated hour that is the first pass (as SPEC 11 reads ambiguous times); in a skipped hour,
+ * the jump (as quiet hours end, SPEC 5). Handoffs read a skipped time with the offset before the
+ * change instead, as SPEC 11 says; windows do not, because that reading can go backwards (on the
+ * day Pacific/Apia skipped, Friday 00:01 would read later than Saturday 00:00) and a window
+ * could then end before it starts, or change when split at midnight. "When the clock reads"
+ * never goes backwards, so splitting a window anywhere changes nothing.
  */
 export function restrictionWindows(restrictions: readonly Restriction[], zone: ZoneTime, since: number, until: number): Window[] {
   const daily = restrictions.map(dailyWindow);
@@ -123,8 +127,8 @@ export function restrictionWindows(restrictions: readonly Restriction[], zone: Z
     const bit = 1 << weekdayOf(day);
     for (const window of daily) {
       if ((window.days & bit) === 0) continue;
-      const start = Math.max(since, zone.instant(day * DAY + window.start * MINUTE));
-      const end = Math.min(until, zone.instant(day * DAY + window.end * MINUTE));
+      const start = Math.max(since, zone.reached(day * DAY + window.start * MINUTE));
+      const end = Math.min(until, zone.reached(day * DAY + window.end * MINUTE));
       if (start < end) windows.push({ start, end });
     }
   }

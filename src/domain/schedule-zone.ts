@@ -39,8 +39,13 @@ export interface ZoneTime {
   offset(at: number): number;
   /** The wall-clock reading at an instant. */
   wall(at: number): number;
-  /** The instant a wall-clock reading denotes, by the SPEC 11 rule (see the file's head). */
+  /** The instant a wall-clock reading denotes, by the SPEC 11 rule for handoffs (see the file's head). */
   instant(wall: number): number;
+  /**
+   * The first instant the clock reads `wall` or later: the same as `instant` except for a
+   * skipped time, which the clock reaches at the jump. Never decreases as `wall` grows.
+   */
+  reached(wall: number): number;
 }
 
 /** The zone's clock; the name must be a valid IANA zone (see `timeZoneProblem`). */
@@ -80,7 +85,7 @@ export function zoneTime(name: string): ZoneTime {
     return changes[0]![1];
   };
 
-  const instant = (wall: number): number => {
+  const read = (wall: number, skipped: Skipped): number => {
     const firstDay = Math.floor((wall - READING_REACH) / DAY);
     const lastDay = Math.floor((wall + READING_REACH) / DAY);
     // The usual case: one offset all around, so one reading.
@@ -90,10 +95,16 @@ export function zoneTime(name: string): ZoneTime {
       const changes = day(d);
       changing = changes.length > 1 || changes[0]![1] !== steady;
     }
-    return changing ? readAround(wall, spansAround(day, firstDay, lastDay)) : wall - steady;
+    return changing ? readAround(wall, spansAround(day, firstDay, lastDay), skipped) : wall - steady;
   };
 
-  return { name, offset, wall: (at) => at + offset(at), instant };
+  return {
+    name,
+    offset,
+    wall: (at) => at + offset(at),
+    instant: (wall) => read(wall, 'offset-before'),
+    reached: (wall) => read(wall, 'jump'),
+  };
 }
 
 /** Bisects between two instants with different offsets, appending each change in order. */
@@ -107,6 +118,9 @@ function findChanges(sample: (at: number) => number, low: number, lowOffset: num
   if (middleOffset !== lowOffset) findChanges(sample, low, lowOffset, middle, middleOffset, out);
   if (middleOffset !== highOffset) findChanges(sample, middle, middleOffset, high, highOffset, out);
 }
+
+/** How a skipped wall time is read: with the offset before the change (SPEC 11), or as the jump. */
+type Skipped = 'offset-before' | 'jump';
 
 interface Span {
   from: number;
@@ -129,12 +143,12 @@ function spansAround(day: (index: number) => DayOffsets, firstDay: number, endDa
 }
 
 /**
- * SPEC 11's reading of a wall time: the earliest instant that reads it (the first occurrence of
- * an ambiguous time); when none does, the clocks jumped over it and it is read with the offset
- * in force before the jump (02:30 on the night Berlin goes from 02:00 to 03:00 is 01:30 UTC,
- * 03:30 on the new clock).
+ * A wall time's reading: the earliest instant that reads it (the first occurrence of an
+ * ambiguous time); when none does, the clocks jumped over it, and it is read with the offset in
+ * force before the jump (SPEC 11: 02:30 on the night Berlin goes from 02:00 to 03:00 is 01:30
+ * UTC, 03:30 on the new clock) or as the jump itself (01:00 UTC, when the clock reaches 02:30).
  */
-function readAround(wall: number, spans: Span[]): number {
+function readAround(wall: number, spans: Span[], skipped: Skipped): number {
   let earliest = Infinity;
   for (const span of spans) {
     const at = wall - span.offset;
@@ -145,7 +159,7 @@ function readAround(wall: number, spans: Span[]): number {
     const before = spans[i - 1]!.offset;
     const after = spans[i]!.offset;
     const change = spans[i]!.from;
-    if (after > before && change + before <= wall && wall < change + after) return wall - before;
+    if (after > before && change + before <= wall && wall < change + after) return skipped === 'jump' ? change : wall - before;
   }
   // Unreachable while every reading lies within READING_REACH of its wall time.
   throw new Error(`no reading of wall time ${new Date(wall).toISOString()}`);
