@@ -188,6 +188,21 @@ describe('Australia/Lord_Howe, 2026 (half-hour changes)', () => {
   });
 });
 
+describe('Pacific/Apia, the day it skipped', () => {
+  it('gives the turn of 30 December 2011, a day that never was, no time at all', () => {
+    // -10:00 until 2011-12-30T10:00Z, then +14:00: local 29 December 24:00 was 31 December
+    // 00:00. Noon on the 30th, skipped, is read at -10:00 (22:00Z), the same instant as noon on
+    // the 31st: C's turn is empty, and the rotation moves on all the same.
+    const daily = layer('2011-12-28T12:00', 'day', ['A', 'B', 'C']);
+    expect(final('Pacific/Apia', [daily], '2011-12-28T22:00Z', '2012-01-01T22:00Z')).toEqual([
+      e('2011-12-28T22:00Z', '2011-12-29T22:00Z', 'A'),
+      e('2011-12-29T22:00Z', '2011-12-30T22:00Z', 'B'),
+      e('2011-12-30T22:00Z', '2011-12-31T22:00Z', 'A'),
+      e('2011-12-31T22:00Z', '2012-01-01T22:00Z', 'B'),
+    ]);
+  });
+});
+
 describe('the turn at an instant', () => {
   it('is the estimate from the wall clock, corrected against the handoff instants', () => {
     const berlin = zoneTime('Europe/Berlin');

@@ -31,6 +31,9 @@ describe('scheduleProblems', () => {
     expect(fields([{ ...good, user_ids: [] }])).toEqual(['body.layers.0.user_ids']);
     expect(fields([{ ...good, user_ids: ['u1', ''] }])).toEqual(['body.layers.0.user_ids.1']);
     expect(fields([{ ...good, user_ids: Array.from({ length: 101 }, (_, i) => `u${i}`) }])).toEqual(['body.layers.0.user_ids']);
+    expect(fields([good, null])).toEqual(['body.layers.1']);
+    expect(fields([{ ...good, restrictions: [null] }])).toEqual(['body.layers.0.restrictions.0']);
+    expect(fields([{ ...good, turn: undefined }])).toEqual(['body.layers.0.turn.unit']);
   });
 
   it('wants a real local date-time for start, in a sane year', () => {

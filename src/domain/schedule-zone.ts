@@ -66,8 +66,9 @@ export function zoneTime(name: string): ZoneTime {
     const first = sample(start);
     const last = sample(start + DAY);
     const changes: [number, number][] = [[start, first]];
-    // A zone is taken to change its offset at most a few times a day, never to change and
-    // change back between two samples a day apart (no zone in the tz database does).
+    // Assumed: a zone never changes its offset and changes it back within one UTC day (a day
+    // of daylight saving), which two samples a day apart would miss. Several changes in a day
+    // towards a new offset are found.
     if (first !== last) findChanges(sample, start, first, start + DAY, last, changes);
     offsets = changes;
     if (memoSize >= MEMO_LIMIT) {

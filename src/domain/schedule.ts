@@ -67,7 +67,7 @@ export const scheduleLimits = {
   nameLength: 200,
   /** A turn lasts at most a year (8760 hours, 365 days or 52 weeks). */
   maxTurnCount: { hour: 8760, day: 365, week: 52 } satisfies Record<TurnUnit, number>,
-  /** Layer starts between these years: Intl knows the zones' rules there. */
+  /** Layer starts between these years: outside them a start is a typo, not a rotation. */
   firstYear: 1970,
   lastYear: 2999,
 } as const;
@@ -91,6 +91,8 @@ export function parseLocalDateTime(value: string): number | undefined {
 }
 
 function layerProblems(layer: Layer, at: string): Problem[] {
+  // The request schema gives objects; this only keeps a caller that skipped it from a TypeError.
+  if (typeof layer !== 'object' || layer === null) return [{ field: at, message: 'must be an object' }];
   const problems: Problem[] = [];
   const add = (field: string, message: string) => problems.push({ field: `${at}.${field}`, message });
 
@@ -125,6 +127,7 @@ function layerProblems(layer: Layer, at: string): Problem[] {
 }
 
 function restrictionProblems(restriction: Restriction, at: string): Problem[] {
+  if (typeof restriction !== 'object' || restriction === null) return [{ field: at, message: 'must be an object' }];
   const problems: Problem[] = [];
   const days = restriction.days;
   if (!Array.isArray(days) || days.length === 0) problems.push({ field: `${at}.days`, message: 'must name at least one day' });
