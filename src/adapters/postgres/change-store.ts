@@ -1,0 +1,112 @@
+import { sql } from 'kysely';
+import type { Executor } from './database.ts';
+
+// SPEC section 7: the change feed. Every change a client can see is a row of `changes`, appended
+// in the transaction that made the change; readers follow `id > last` up to the settled horizon
+// (migrations/2026-11-29T10-00_changes.ts explains the lock that makes that safe).
+
+/** The same key as in the migration: writers take it shared, the horizon takes it exclusive. */
+const FEED_LOCK = 7_414_391_001;
+
+export const CHANGES_CHANNEL = 'tocsin_changes';
+
+export interface NewChange {
+  type: string;
+  data: unknown;
+}
+
+export interface Change {
+  id: number;
+  type: string;
+  at: Date;
+  data: unknown;
+}
+
+// jsonb refuses the escape \u0000 that JSON.stringify writes for a NUL character. What clients see
+// of a change must never make the change itself fail, so a NUL becomes U+FFFD (an escaped
+// backslash before "u0000" is text, not an escape, and stays).
+const nulEscape = /(?<!\\)((?:\\\\)*)\\u0000/g;
+const toJson = (data: unknown): string => {
+  const json = JSON.stringify(data) ?? 'null';
+  return json.includes('\\u0000') ? json.replace(nulEscape, '$1\\ufffd') : json;
+};
+
+/**
+ * The statement that appends changes, usable alone or as part of another statement (a data-
+ * modifying CTE). The shared lock is taken in the same statement, before the identity column
+ * hands out ids, and held until the transaction ends.
+ */
+export function appendChangesQuery(changes: readonly NewChange[]) {
+  return sql<{ ids: string[] }>`
+    with feed_lock as materialized (select pg_advisory_xact_lock_shared(${sql.lit(FEED_LOCK)})),
+    appended as (
+      insert into changes (type, data)
+      select c.type, c.data
+      from feed_lock, unnest(${changes.map((c) => c.type)}::text[], ${changes.map((c) => toJson(c.data))}::jsonb[]) with ordinality as c(type, data, n)
+      order by c.n
+      returning id
+    )
+    select coalesce(array_agg(id::text order by id), '{}') as ids from appended`;
+}
+
+/**
+ * Appends changes in order and returns their ids, increasing (not always consecutive: other
+ * sessions draw from the same identity at the same time).
+ */
+export async function appendChanges(db: Executor, changes: readonly NewChange[]): Promise<number[]> {
+  if (changes.length === 0) return [];
+  const { rows } = await appendChangesQuery(changes).execute(db);
+  return (rows[0]?.ids ?? []).map(Number);
+}
+
+/**
+ * The settled horizon: every id up to it belongs to a transaction that has ended. Waits for the
+ * appenders in flight (their commit takes a millisecond or two), never for other transactions.
+ */
+export async function settledHorizon(db: Executor): Promise<number> {
+  const { rows } = await sql<{ horizon: string }>`select tocsin_changes_horizon()::text as horizon`.execute(db);
+  return Number(rows[0]!.horizon);
+}
+
+/** The newest id any committed transaction appended, without waiting (a cheap "anything new?"). */
+export async function newestChangeId(db: Executor): Promise<number> {
+  const { rows } = await sql<{ newest: string }>`select coalesce(max(id), 0)::text as newest from changes`.execute(db);
+  return Number(rows[0]!.newest);
+}
+
+/** The oldest id still kept, or undefined when the feed is empty. */
+export async function oldestChangeId(db: Executor): Promise<number | undefined> {
+  const { rows } = await sql<{ oldest: string | null }>`select min(id)::text as oldest from changes`.execute(db);
+  return rows[0]?.oldest == null ? undefined : Number(rows[0].oldest);
+}
+
+/** Changes with after < id <= upTo, oldest first, at most `limit`. */
+export async function readChanges(db: Executor, after: number, upTo: number, limit: number): Promise<Change[]> {
+  // pg hands bigint columns over as strings; ids stay far below 2^53.
+  const { rows } = await sql<{ id: string; type: string; at: Date; data: unknown }>`
+    select id, type, at, data from changes
+    where id > ${after} and id <= ${upTo}
+    order by id
+    limit ${limit}`.execute(db);
+  return rows.map((row) => ({ id: Number(row.id), type: row.type, at: row.at, data: row.data }));
+}
+
+/**
+ * EVENT_RETENTION_HOURS: deletes what is older than the cutoff, a bounded batch at a time so no
+ * statement holds locks for long. Returns how many rows went.
+ */
+export async function deleteChangesBefore(db: Executor, cutoff: Date, batch = 5000): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const result = await sql`
+      delete from changes where id in (select id from changes where at < ${cutoff} order by id limit ${batch})`.execute(db);
+    const count = Number(result.numAffectedRows ?? 0);
+    removed += count;
+    if (count < batch) return removed;
+  }
+}
+
+/** Tells listeners that changes up to `newest` committed. Carries only the id (SPEC section 7). */
+export async function notifyChanges(db: Executor, newest: number): Promise<void> {
+  await sql`select pg_notify(${CHANGES_CHANNEL}, ${String(newest)})`.execute(db);
+}
