@@ -67,7 +67,7 @@ const AttemptBody = Type.Object({
   duration_ms: Type.Integer(),
 });
 
-const NotificationBody = Type.Object({
+export const NotificationBody = Type.Object({
   id: Uuid,
   channel: Channel,
   recipient: Type.String(),
