@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
  * What a hostile receiver does with the n-th request it sees (0-based), on a raw socket: anything
  * a real HTTP server would never send (NUL bytes, invalid UTF-8, a body that never ends, a reset).
  */
-export type Behaviour = (socket: Socket, index: number) => void;
+export type Behaviour = (socket: Socket, index: number, request: HostileRequest) => void;
+
+export interface HostileRequest {
+  at: number;
+  /** The request line and headers, as sent. */
+  head: string;
+  body: string;
+}
 
 /**
  * An HTTP/1.1 receiver written on node:net, so a test controls every byte of the answer. It
@@ -13,7 +20,7 @@ export type Behaviour = (socket: Socket, index: number) => void;
  * connection, as `connection: close` answers tell the client.
  */
 export async function startHostileReceiver(behaviour: Behaviour) {
-  const requests: { at: number; head: string; body: string }[] = [];
+  const requests: HostileRequest[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -31,8 +38,9 @@ export async function startHostileReceiver(behaviour: Behaviour) {
       if (buffer.length < end + 4 + length) return;
       seen = true;
       const index = requests.length;
-      requests.push({ at: Date.now(), head, body: buffer.subarray(end + 4, end + 4 + length).toString('utf8') });
-      behaviour(socket, index);
+      const request = { at: Date.now(), head, body: buffer.subarray(end + 4, end + 4 + length).toString('utf8') };
+      requests.push(request);
+      behaviour(socket, index, request);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
