@@ -127,6 +127,32 @@ describe('two workers holding the same notification after a lapsed heartbeat', (
   }, 120_000);
 });
 
+describe('an incident deleted while its notification is out', () => {
+  it('the outcome is recorded all the same, once, and the batch is not delivered again', async () => {
+    hook = await startHttpReceiver();
+    t = await startTestApp({ role: 'all', env });
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    hook.respond = async () => {
+      await held;
+      return { status: 200, body: '{}' };
+    };
+    const incident = (await t.call({ method: 'POST', url: '/v1/incidents', payload: { title: 'deleted meanwhile' } })).json().id as string;
+    const ids = await createWebhooks(t, `${hook.url}/h`, 3, { incident_id: incident });
+    await eventually(() => hook!.received.length === 3, 20_000, 'the deliveries to be out');
+    expect((await t.call({ method: 'DELETE', url: `/v1/incidents/${incident}` })).statusCode).toBe(204);
+    release();
+    await eventually(async () => (await t!.db.selectFrom('notifications').select('status').where('status', '=', 'sent').execute()).length === 3, 20_000, 'all three sent');
+    const { recorded, arrived } = await attemptsAndArrivals(t, hook, ids);
+    for (const id of ids) {
+      expect(recorded.get(id)).toEqual([1]);
+      expect(arrived.get(id)).toEqual([1]);
+    }
+    await delay(500);
+    expect(hook.received).toHaveLength(3);
+  }, 60_000);
+});
+
 describe('the webhook signing secret', () => {
   it('is looked up again after a failed lookup, instead of failing every delivery until a restart', async () => {
     hook = await startHttpReceiver();

@@ -240,8 +240,13 @@ async function writeBatch(deps: DeliveryDeps, channel: Channel, batch: BatchOutc
     if (dead.length > 0) await stores.jobs.deadLetter(channel, dead);
     // A hand-back leaves the notification pending, so only recorded outcomes move a summary.
     const incidents = [...new Set([...applied].flatMap((id) => batch.incidentOf.get(id) ?? []))];
-    if (incidents.length > 0) await stores.notifications.refreshIncidentSummaries(incidents);
-    const events = batch.events.filter((event) => applied.has(event.notification_id)).map(({ notification_id: _, ...event }) => event);
+    // An incident deleted while its notification was out takes its timeline with it: the outcome
+    // is recorded on the notification, and no entry is written for a timeline that is gone (the
+    // foreign key would refuse it, and with it every outcome of the batch).
+    const present = new Set(incidents.length > 0 ? await stores.notifications.refreshIncidentSummaries(incidents) : []);
+    const events = batch.events
+      .filter((event) => applied.has(event.notification_id) && present.has(event.incident_id))
+      .map(({ notification_id: _, ...event }) => event);
     if (events.length > 0) await stores.timeline.appendMany(events);
   });
 }

@@ -132,8 +132,11 @@ export interface NotificationWrites {
    * attempt numbers back, under the same guard as recordAttempts. Returns the ids it changed.
    */
   requeue(items: { notification_id: string; attempt: number; job_id: string }[]): Promise<string[]>;
-  /** Recomputes `notification_status` of these incidents from their notifications. */
-  refreshIncidentSummaries(incidentIds: string[]): Promise<void>;
+  /**
+   * Recomputes `notification_status` of these incidents from their notifications, holding their
+   * locks until the transaction ends. Returns the ids of those that still exist.
+   */
+  refreshIncidentSummaries(incidentIds: string[]): Promise<string[]>;
 }
 
 export interface DeliveryJob {

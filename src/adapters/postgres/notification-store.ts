@@ -201,7 +201,7 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
       // transactions upgrading to FOR UPDATE wait for each other's KEY SHARE, a deadlock (16
       // notifications created at once for one incident: 15 answered 500, issue 9). NO KEY UPDATE
       // does not conflict with KEY SHARE, and it is all an UPDATE of non-key columns needs.
-      await db.selectFrom('incidents').select('id').where('id', 'in', ids).orderBy('id').forNoKeyUpdate().execute();
+      const locked = await db.selectFrom('incidents').select('id').where('id', 'in', ids).orderBy('id').forNoKeyUpdate().execute();
       const counts = await sql<{ incident_id: string; pending: string; sent: string; failed: string }>`
         select incident_id,
                count(*) filter (where status in ('scheduled', 'queued', 'sending')) as pending,
@@ -215,6 +215,7 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
         set notification_status = v.summary, version = i.version + 1, updated_at = now()
         from unnest(${ids}::uuid[], ${summaries}::text[]) as v(id, summary)
         where i.id = v.id and i.notification_status <> v.summary`.execute(db);
+      return locked.map((row) => row.id);
     },
   };
 }
