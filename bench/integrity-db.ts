@@ -8,9 +8,10 @@ export async function connect(url: string) {
   const db = {
     /** Notifications not yet ended, and those of them (and escalation steps) with no live pg-boss job. */
     async state() {
-      const { rows } = await client.query<{ pending: string; without_live_job: string; steps_without_live_job: string }>(`
+      const { rows } = await client.query<{ pending: string; pending_normal: string; without_live_job: string; steps_without_live_job: string }>(`
         select
           (select count(*) from notifications where status in ('scheduled', 'queued', 'sending')) as pending,
+          (select count(*) from notifications where status in ('scheduled', 'queued', 'sending') and recipient like '%/hook') as pending_normal,
           (select count(*) from notifications n
             where n.status in ('scheduled', 'queued', 'sending')
               and not exists (select 1 from pgboss.job j where j.name = 'notify-' || n.channel and j.id = n.job_id and j.state <= 'active')) as without_live_job,
@@ -18,7 +19,7 @@ export async function connect(url: string) {
             where e.status = 'scheduled'
               and not exists (select 1 from pgboss.job j where j.name = 'escalate' and j.id = e.job_id and j.state <= 'active')) as steps_without_live_job`);
       const row = rows[0]!;
-      return { pending: Number(row.pending), without_live_job: Number(row.without_live_job), steps_without_live_job: Number(row.steps_without_live_job) };
+      return { pending: Number(row.pending), pending_normal: Number(row.pending_normal), without_live_job: Number(row.without_live_job), steps_without_live_job: Number(row.steps_without_live_job) };
     },
     /**
      * Notifications as a lost job leaves them: queued, their job_id naming a job that does not

@@ -63,13 +63,13 @@ async function main() {
     arrivals.push({ id: request.headers['webhook-id'] as string, attempt: JSON.parse(request.body).attempt, ok: true, at: Date.now() });
     return { status: 200, body: '{}' };
   };
-  // Each kind of hostile answer on four receivers of its own: a circuit breaker is per host and
-  // port, and one always-failing host would otherwise hold its whole share back for minutes.
+  // Each kind of hostile answer on ten receivers of its own: a circuit breaker is per host and
+  // port, and one always-failing host holds its share back (one trial per half-open period).
   const hostileUrls = new Map<string, string[]>();
   const servers = [];
   for (const [kind, behaviour] of Object.entries(hostile)) {
     const seen = new Set<string>();
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 10; i++) {
       const server = await startHostileReceiver((socket, _index, request) => {
         const id = /webhook-id: (\S+)/i.exec(request.head)?.[1] ?? '';
         const first = !seen.has(id);
@@ -154,12 +154,14 @@ async function main() {
   let lastStrandedAt = 0;
   let maxStranded = 0;
   let pending = Infinity;
+  let normalEndedAt = 0;
   const deadline = Date.now() + 15 * 60_000;
   while (Date.now() < deadline) {
     const state = await db.state();
     if (state.without_live_job > 0) lastStrandedAt = Date.now();
     maxStranded = Math.max(maxStranded, state.without_live_job);
     pending = state.pending;
+    if (state.pending_normal === 0 && normalEndedAt === 0) normalEndedAt = Date.now();
     if (pending === 0 && state.steps_without_live_job === 0) break;
     await sleep(500);
   }
@@ -184,7 +186,7 @@ async function main() {
   const figures = await db.figures();
   const swept = /tocsin_sweep_recovered_total\{kind="notification"\} (\d+)/.exec(await (await fetch(`${api}/metrics`)).text())?.[1] ?? '?';
   const sweepLog = (all.output() + worker.output()).split('\n').filter((l) => l.includes('sweep: a notification had no live job')).length;
-  const result = tally({ accepted, arrivals, figures, restart, endedAt, lastStrandedAt, maxStranded, swept: Number(swept), sweepLog, strandedByHand, seconds: (Date.now() - started) / 1000 });
+  const result = tally({ accepted, arrivals, figures, restart, endedAt, normalEndedAt, lastStrandedAt, maxStranded, swept: Number(swept), sweepLog, strandedByHand, seconds: (Date.now() - started) / 1000 });
   process.stdout.write(`${result}\n`);
 
   await close();

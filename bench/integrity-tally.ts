@@ -34,6 +34,7 @@ export function tally(run: {
   figures: Figures;
   restart: { stoppedAt: number; startedAt: number };
   endedAt: number;
+  normalEndedAt: number;
   lastStrandedAt: number;
   maxStranded: number;
   swept: number;
@@ -76,7 +77,8 @@ export function tally(run: {
     `PostgreSQL down              ${ms(run.restart.startedAt - run.restart.stoppedAt)}`,
     `work without a live job      ${run.maxStranded === 0 ? 'never seen after the restart' : `up to ${run.maxStranded}, the last seen ${ms(run.lastStrandedAt - run.restart.startedAt)} after PostgreSQL came back`}`,
     `sweep recoveries             ${run.swept} (tocsin_sweep_recovered_total; ${run.sweepLog} logged)`,
-    `all ended                    ${ms(run.endedAt - run.restart.startedAt)} after PostgreSQL came back`,
+    `all to normal receivers sent ${ms(run.normalEndedAt - run.restart.startedAt)} after PostgreSQL came back`,
+    `all ended                    ${ms(run.endedAt - run.restart.startedAt)} after PostgreSQL came back (the last: retries held back by the open circuit breakers of always-failing receivers)`,
     `sweep, on work left jobless  ${run.strandedByHand.count} notifications inserted with no job: all back on the queue after ${ms(run.strandedByHand.liveAfterMs)}, all sent after ${ms(run.strandedByHand.sentAfterMs)} (SWEEP_INTERVAL_SECONDS 30)`,
     `run                          ${run.seconds.toFixed(0)} s`,
     '',
