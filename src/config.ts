@@ -43,6 +43,12 @@ const EnvSchema = Type.Object({
   CIRCUIT_BREAKER_HALF_OPEN_SECONDS: Int(1, 3600, 30),
   WORKER_BATCH_SIZE: Int(1, 1000, 200),
   WORKER_CONCURRENCY: Int(1, 64, 3),
+  // SPEC section 4: what a delivery waits at most when a receiver's Retry-After asks for longer.
+  RETRY_AFTER_MAX_SECONDS: Int(1, 86_400, 3600),
+  // SPEC section 4: how often the sweep looks for notifications and escalation steps without a live job.
+  SWEEP_INTERVAL_SECONDS: Int(1, 3600, 30),
+  // SPEC section 4: notifications that ended longer ago than this are deleted with their attempts.
+  NOTIFICATION_RETENTION_DAYS: Type.Number({ exclusiveMinimum: 0, maximum: 36_500, default: 90, description: 'a number of days above 0 (decimals allowed), at most 36500' }),
 });
 
 type Env = Static<typeof EnvSchema>;

@@ -18,6 +18,8 @@ import { startHeartbeatWorker } from './adapters/queue/heartbeat-worker.ts';
 import { createEscalationQueue } from './adapters/queue/escalation-job-writes.ts';
 import { startEscalationWorker } from './adapters/queue/escalation-worker.ts';
 import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
+import { startRetentionWorker } from './adapters/queue/retention-worker.ts';
+import { startSweepWorker } from './adapters/queue/sweep-worker.ts';
 import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
 import { systemClock } from './ports/clock.ts';
 
@@ -51,8 +53,12 @@ export async function startService(options: { role: ServiceRole; config: Config;
   const metrics = makeMetrics({ db });
 
   let providers: ReturnType<typeof makeProviders> | undefined;
+  let sweeper: { stop(): void } | undefined;
   if (runsWorkers) {
     await startMaintenanceWorker({ boss: queue.boss, db, logger });
+    // SPEC section 4: nothing accepted is stranded (the sweep), and ended notifications expire.
+    sweeper = await startSweepWorker({ boss: queue.boss, db, logger, intervalSeconds: config.SWEEP_INTERVAL_SECONDS });
+    await startRetentionWorker({ boss: queue.boss, db, logger, retentionDays: config.NOTIFICATION_RETENTION_DAYS });
     // SPEC section 5: later escalation levels, paged by jobs at their due time.
     await startEscalationWorker(queue.boss, { transact: makeTransact(db, queue.boss), clock: systemClock, channelProblem: channelProblem(config) }, logger);
     await startHeartbeatWorker({
@@ -71,8 +77,10 @@ export async function startService(options: { role: ServiceRole; config: Config;
         transact: makeTransact(db, queue.boss),
         clock: systemClock,
         backoffMs: config.RETRY_BACKOFF_MS,
+        retryAfterMaxMs: config.RETRY_AFTER_MAX_SECONDS * 1000,
         claim: (_channel, jobs) => claimForSending(db, jobs),
         observe: metrics.observeDelivery,
+        logger,
       },
       // A batch larger than a second's budget would only hold claimed notifications waiting
       // for later windows (and no longer cancellable), so the budget caps it.
@@ -100,6 +108,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
     applied,
     async close() {
       await app?.close();
+      sweeper?.stop();
       await queue.stop();
       await providers?.closeAll();
       await db.destroy();

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { sql } from 'kysely';
 import { channels, type Channel } from '../domain/notification.ts';
 import type { Database } from './postgres/database.ts';
+import { recoveryTotals } from './queue/stranded-sweep.ts';
 
 /**
  * Prometheus metrics (SPEC section 4), all named tocsin_*. Counters and histograms are per
@@ -40,6 +41,18 @@ export function makeMetrics(deps: { db: Database }) {
         where status in ('scheduled', 'queued', 'sending') group by channel`.execute(deps.db);
       const depth = new Map(rows.map((r) => [r.channel, Number(r.n)]));
       for (const channel of channels) this.set({ channel }, depth.get(channel) ?? 0);
+    },
+  });
+  new Counter({
+    name: 'tocsin_sweep_recovered_total',
+    help: 'Notifications and escalation steps the sweep found without a live job and put back on the queue (SPEC section 4), by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    // Counted in PostgreSQL by whichever worker swept, so that every process reports the total.
+    async collect() {
+      const totals = await recoveryTotals(deps.db);
+      this.reset();
+      for (const kind of ['notification', 'escalation_step']) this.inc({ kind }, totals.get(kind) ?? 0);
     },
   });
   const httpDuration = new Histogram({

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EXCERPT_BYTES, sanitizeExcerpt } from '../domain/answer-excerpt.ts';
+import { DomainError } from '../domain/errors.ts';
 import { decideAfterAttempt, type Channel, type DeliveryResult, type Notification } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ChannelRateLimiter, CircuitBreakers, OutgoingMessage, Providers } from '../ports/provider.ts';
 import type { AttemptRecord, DeliveryJob, NewTimelineEvent, Transact } from '../ports/unit-of-work.ts';
+import { retryingWrite, type WorkLog } from './write-retry.ts';
 
 export interface DeliveryDeps {
   providers: Providers;
@@ -12,20 +15,35 @@ export interface DeliveryDeps {
   transact: Transact;
   clock: Clock;
   backoffMs: readonly number[];
+  /** RETRY_AFTER_MAX_SECONDS in ms: the longest a Retry-After may hold a retry back. */
+  retryAfterMaxMs?: number;
   /**
    * Moves the notifications of these jobs from queued/scheduled (or sending, when pg-boss hands
-   * back the job of a crashed worker) to sending, and returns them. A job that is no longer its
-   * notification's current one (cancelled, or replaced by a retry) is not returned.
+   * back the job of a worker that stopped answering) to sending, numbers this claim's attempt
+   * (attempt_count + 1) and returns them. A job that is no longer its notification's current one
+   * (cancelled, or replaced by a retry) is not returned.
    */
   claim(channel: Channel, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]>;
   observe?(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'deferred', durationMs: number): void;
   random?: () => number;
+  /** How long a failed claim or outcome write is retried before the batch gives up (default 4 min). */
+  writeRetryMs?: number;
+  logger?: WorkLog;
 }
 
 export interface ClaimedJob {
   job_id: string;
   notification_id: string;
 }
+
+// Below the delivery queues' expireInSeconds (300), so pg-boss never expires a job whose worker is
+// still waiting for PostgreSQL to come back; a database that stays away longer than this makes
+// the batch fail, and pg-boss retries it (or the sweep finds it).
+const WRITE_RETRY_MS = 4 * 60_000;
+
+// Whatever a provider reports is stored bounded: an HTTP error is "HTTP <status>..." and an excerpt
+// of EXCERPT_BYTES (SPEC section 4); this also bounds errors that other libraries relay verbatim.
+const ERROR_BYTES = EXCERPT_BYTES + 128;
 
 const toMessage = (n: Notification): OutgoingMessage => ({
   id: n.id,
@@ -37,7 +55,9 @@ const toMessage = (n: Notification): OutgoingMessage => ({
   metadata: n.metadata,
   incident_id: n.incident_id,
   created_at: n.created_at,
-  attempt: n.attempt_count + 1,
+  // The claim numbered this attempt: two workers holding one notification (a lapsed heartbeat)
+  // send different numbers, and each request the receiver sees is recorded under its own.
+  attempt: n.attempt_count,
 });
 
 async function attempt(deps: DeliveryDeps, notification: Notification) {
@@ -51,6 +71,7 @@ async function attempt(deps: DeliveryDeps, notification: Notification) {
     // A provider that throws has a bug or met something unforeseen; it is retried, not lost.
     result = { ok: false, permanent: false, error: (error as Error).message };
   }
+  if (!('open' in result) && !result.ok) result = { ...result, error: sanitizeExcerpt(result.error, ERROR_BYTES) };
   return { notification, result, duration_ms: Math.round(performance.now() - started) };
 }
 
@@ -74,10 +95,10 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
     let grant: Awaited<ReturnType<ChannelRateLimiter['acquire']>>;
     try {
       grant = await deps.rateLimiter.acquire(channel, waiting.length);
-    } catch (error) {
-      // With deliveries already out, record them and re-queue the rest rather than fail the batch
-      // (which would deliver them all again).
-      if (inFlight.length === 0) throw error;
+    } catch {
+      // The limiter lives in PostgreSQL. What is not granted goes back to the queue through the
+      // same (retried) write as the outcomes, rather than failing the batch, which would deliver
+      // what is already out again.
       retryInMs = 1000;
       break;
     }
@@ -90,25 +111,70 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
   return { outcomes: await Promise.all(inFlight), waiting, retryInMs };
 }
 
+/** Everything one batch writes once its deliveries are done. */
+interface BatchOutcome {
+  records: AttemptRecord[];
+  /** Retry jobs, each replacing its notification's current job. */
+  retryJobs: DeliveryJob[];
+  /** Notifications handed back without an attempt (rate limit, open breaker), with their new jobs. */
+  requeued: { notification_id: string; attempt: number; job: DeliveryJob }[];
+  deadLettered: string[];
+  events: (NewTimelineEvent & { notification_id: string })[];
+  incidentOf: Map<string, string>;
+}
+
 /**
- * Delivers one batch of jobs of a channel and records every outcome in one transaction: the
- * attempts, the new statuses, the retry jobs, the incidents' summaries and their timelines.
- * Notifications that failed for good get a job in their channel's dead letter queue, in the same
- * transaction.
+ * Delivers one batch of jobs of a channel and records every outcome (SPEC section 4).
+ *
+ * Each request a receiver sees is one attempt: once anything is delivered, nothing makes the batch
+ * be delivered again short of a crash. Writes that fail (a lost connection, a restarting server, a
+ * deadlock) are retried with backoff (retryingWrite); a value the database refuses is written again
+ * without the receiver's text. The claim numbered every attempt, and every write is guarded by that
+ * number (see recordAttempts), so a retried write that had in fact committed changes nothing, and a
+ * worker whose job was taken over records its attempt but cannot overwrite the new holder's outcome.
  */
 export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<void> {
-  const claimed = await deps.claim(channel, jobs);
+  const budgetMs = deps.writeRetryMs ?? WRITE_RETRY_MS;
+  const claimed = await retryingWrite({ budgetMs, logger: deps.logger, what: 'claiming a batch', context: { channel, jobs: jobs.length } }, () =>
+    deps.claim(channel, jobs),
+  );
   if (claimed.length === 0) return;
 
   const { outcomes, waiting, retryInMs } = await attemptWithinRateLimit(deps, channel, claimed);
-  const now = deps.clock.now();
+  const batch = decideBatch(deps, channel, claimed, outcomes, waiting, retryInMs);
+  const context = { channel, notifications: claimed.length };
+  try {
+    await retryingWrite({ budgetMs, logger: deps.logger, what: 'recording a batch', context }, () => writeBatch(deps, channel, batch));
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    // Sanitizing makes this unreachable for anything a receiver can send; should a text still be
+    // refused, the outcomes are kept and the texts replaced, rather than the batch delivered again.
+    await retryingWrite({ budgetMs, logger: deps.logger, what: 'recording a batch without answer texts', context }, () =>
+      writeBatch(deps, channel, withoutAnswerTexts(batch)),
+    );
+  }
+}
 
+function decideBatch(
+  deps: DeliveryDeps,
+  channel: Channel,
+  claimed: Notification[],
+  outcomes: Awaited<ReturnType<typeof attempt>>[],
+  waiting: Notification[],
+  retryInMs: number,
+): BatchOutcome {
+  const now = deps.clock.now();
+  const job = (n: Notification, delayMs: number): DeliveryJob => ({
+    id: randomUUID(),
+    channel,
+    notification_id: n.id,
+    priority: n.priority,
+    start_after: new Date(now.getTime() + delayMs),
+  });
   // What the limit did not grant in time goes back to the queue for its next window.
-  const deferred: { notification: Notification; delay_ms: number }[] = waiting.map((notification) => ({ notification, delay_ms: retryInMs }));
-  const records: AttemptRecord[] = [];
-  const retryJobs: DeliveryJob[] = [];
-  const events: NewTimelineEvent[] = [];
-  const deadLettered: string[] = [];
+  const deferred = waiting.map((notification) => ({ notification, delay_ms: retryInMs }));
+  const batch: BatchOutcome = { records: [], retryJobs: [], requeued: [], deadLettered: [], events: [], incidentOf: new Map() };
+  for (const n of claimed) if (n.incident_id) batch.incidentOf.set(n.id, n.incident_id);
 
   for (const { notification: n, result, duration_ms } of outcomes) {
     if ('open' in result) {
@@ -116,69 +182,86 @@ export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: Cl
       deps.observe?.(channel, 'deferred', 0);
       continue;
     }
-    const decision = decideAfterAttempt(result, n.retry_count + 1, n.max_retries, deps.backoffMs, deps.random);
+    const decision = decideAfterAttempt(result, n.retry_count + 1, n.max_retries, deps.backoffMs, deps.random, deps.retryAfterMaxMs);
     deps.observe?.(channel, decision.kind, duration_ms);
+    const error = result.ok ? null : result.error;
     const base = {
       notification_id: n.id,
-      attempt: {
-        attempt: n.attempt_count + 1,
-        at: now,
-        outcome: decision.kind,
-        status_code: result.status_code ?? null,
-        error: result.ok ? null : result.error,
-        duration_ms,
-      },
+      attempt: { attempt: n.attempt_count, at: now, outcome: decision.kind, status_code: result.status_code ?? null, error, duration_ms },
     };
     if (decision.kind === 'sent') {
-      records.push({ ...base, status: 'sent', last_error: null, sent_at: now });
+      batch.records.push({ ...base, status: 'sent', last_error: null, sent_at: now });
     } else if (decision.kind === 'retry') {
-      const jobId = randomUUID();
-      retryJobs.push({ id: jobId, channel, notification_id: n.id, priority: n.priority, start_after: new Date(now.getTime() + decision.delay_ms) });
-      records.push({ ...base, status: 'queued', job_id: jobId, last_error: base.attempt.error, sent_at: null });
+      const retry = job(n, decision.delay_ms);
+      batch.retryJobs.push(retry);
+      batch.records.push({ ...base, status: 'queued', job_id: retry.id, last_error: error, sent_at: null });
     } else {
-      records.push({ ...base, status: 'failed', last_error: base.attempt.error, sent_at: null });
-      deadLettered.push(n.id);
+      batch.records.push({ ...base, status: 'failed', last_error: error, sent_at: null });
+      batch.deadLettered.push(n.id);
     }
     if (n.incident_id && decision.kind !== 'retry') {
-      events.push({
+      batch.events.push({
+        notification_id: n.id,
         incident_id: n.incident_id,
         type: decision.kind === 'sent' ? 'notification.sent' : 'notification.failed',
         actor: 'tocsin',
-        data: {
-          notification_id: n.id,
-          channel,
-          recipient: n.recipient,
-          attempts: n.attempt_count + 1,
-          ...(result.ok ? {} : { error: result.error }),
-        },
+        data: { notification_id: n.id, channel, recipient: n.recipient, attempts: n.attempt_count, ...(error === null ? {} : { error }) },
       });
     }
   }
+  batch.requeued = deferred.map(({ notification: n, delay_ms }) => ({ notification_id: n.id, attempt: n.attempt_count, job: job(n, Math.max(delay_ms, 50)) }));
+  return batch;
+}
 
-  const requeued = deferred.map(({ notification, delay_ms }) => ({
-    job: {
-      id: randomUUID(),
-      channel,
-      notification_id: notification.id,
-      priority: notification.priority,
-      start_after: new Date(now.getTime() + Math.max(delay_ms, 50)),
-    },
-  }));
-
-  const incidents = [...new Set(claimed.filter((n) => n.incident_id).map((n) => n.incident_id!))];
-  const newJobs = [...retryJobs, ...requeued.map(({ job }) => job)];
-  if (requeued.length === 0 && newJobs.length === 0 && incidents.length === 0 && events.length === 0 && deadLettered.length === 0) {
-    // The common case (every notification of the batch sent or failed, none linked to an
-    // incident) is one statement, atomic by itself.
-    if (records.length > 0) await deps.transact.single((stores) => stores.notifications.recordAttempts(records));
+/**
+ * One batch's outcomes in one transaction: the attempts and new statuses first, then (for the
+ * notifications whose status this write did change, and only those) the retry jobs, dead letters,
+ * summaries and timeline entries. Run again after a commit whose acknowledgement was lost, it
+ * changes nothing.
+ */
+async function writeBatch(deps: DeliveryDeps, channel: Channel, batch: BatchOutcome): Promise<void> {
+  const { records, requeued } = batch;
+  const linked = records.some((r) => batch.incidentOf.has(r.notification_id));
+  if (requeued.length === 0 && batch.retryJobs.length === 0 && batch.deadLettered.length === 0 && !linked) {
+    // The common case (every notification of the batch sent, none linked to an incident) is one
+    // statement, atomic by itself, and no more round trips than before it was guarded.
+    await deps.transact.single((stores) => stores.notifications.recordAttempts(records));
     return;
   }
   await deps.transact(async (stores) => {
-    if (records.length > 0) await stores.notifications.recordAttempts(records);
-    if (requeued.length > 0) await stores.notifications.requeue(requeued.map(({ job }) => ({ notification_id: job.notification_id, job_id: job.id })));
+    const applied = new Set(records.length > 0 ? await stores.notifications.recordAttempts(records) : []);
+    const handedBack = new Set(requeued.length > 0 ? await stores.notifications.requeue(requeued.map(({ job, ...item }) => ({ ...item, job_id: job.id }))) : []);
+    const newJobs = [
+      ...batch.retryJobs.filter((job) => applied.has(job.notification_id)),
+      ...requeued.filter((item) => handedBack.has(item.notification_id)).map((item) => item.job),
+    ];
     if (newJobs.length > 0) await stores.jobs.enqueue(newJobs);
-    if (deadLettered.length > 0) await stores.jobs.deadLetter(channel, deadLettered);
-    if (incidents.length > 0) await stores.notifications.refreshIncidentSummaries(incidents);
+    const dead = batch.deadLettered.filter((id) => applied.has(id));
+    if (dead.length > 0) await stores.jobs.deadLetter(channel, dead);
+    // A hand-back leaves the notification pending, so only recorded outcomes move a summary.
+    const incidents = [...new Set([...applied].flatMap((id) => batch.incidentOf.get(id) ?? []))];
+    // An incident deleted while its notification was out takes its timeline with it: the outcome
+    // is recorded on the notification, and no entry is written for a timeline that is gone (the
+    // foreign key would refuse it, and with it every outcome of the batch).
+    const present = new Set(incidents.length > 0 ? await stores.notifications.refreshIncidentSummaries(incidents) : []);
+    const events = batch.events
+      .filter((event) => applied.has(event.notification_id) && present.has(event.incident_id))
+      .map(({ notification_id: _, ...event }) => event);
     if (events.length > 0) await stores.timeline.appendMany(events);
   });
+}
+
+const NOT_STORED = '(the answer could not be stored)';
+
+function withoutAnswerTexts(batch: BatchOutcome): BatchOutcome {
+  const strip = (text: string | null) => {
+    if (text === null) return null;
+    const status = /^HTTP \d{3}/.exec(text)?.[0];
+    return status ? `${status}: ${NOT_STORED}` : NOT_STORED;
+  };
+  return {
+    ...batch,
+    records: batch.records.map((r) => ({ ...r, last_error: strip(r.last_error), attempt: { ...r.attempt, error: strip(r.attempt.error) } })),
+    events: batch.events.map((e) => ({ ...e, data: { ...e.data, ...('error' in e.data ? { error: NOT_STORED } : {}) } })),
+  };
 }

@@ -179,12 +179,24 @@ export async function createBatch(ctx: NotificationContext, inputs: Notification
 }
 
 /**
+ * Locks a notification and, first, its incident: the order paging takes them in (an acknowledge
+ * locks the incident, then the pages it holds back), so the two never wait for each other
+ * (SPEC section 4: concurrent writes that touch one incident never deadlock). An incident_id only
+ * ever changes to null (the incident deleted), which needs the incident's lock.
+ */
+async function lockInOrder(stores: Stores, id: string): Promise<Notification | undefined> {
+  const incidentId = await stores.notifications.incidentOf(id);
+  if (incidentId) await stores.incidents.lock(incidentId);
+  return stores.notifications.lock(id);
+}
+
+/**
  * DELETE /v1/notifications/:id. The row lock decides races with a worker: whoever changes the
  * status first wins, and a worker only sends what it moved from queued to sending itself.
  */
 export async function cancelNotification(ctx: NotificationContext, id: string): Promise<Notification> {
   return ctx.transact(async (stores) => {
-    const current = await stores.notifications.lock(id);
+    const current = await lockInOrder(stores, id);
     if (!current) throw new DomainError('NOTIFICATION_NOT_FOUND', `notification ${id} does not exist`);
     if (!isCancellable(current.status)) {
       throw new DomainError('NOT_CANCELLABLE', `notification is ${current.status}; only scheduled or queued ones can be cancelled`, {
@@ -201,7 +213,7 @@ export async function cancelNotification(ctx: NotificationContext, id: string): 
 /** POST /v1/notifications/:id/retry: a failed notification goes back to the queue with fresh retries. */
 export async function retryNotification(ctx: NotificationContext, id: string): Promise<Notification> {
   return ctx.transact(async (stores) => {
-    const current = await stores.notifications.lock(id);
+    const current = await lockInOrder(stores, id);
     if (!current) throw new DomainError('NOTIFICATION_NOT_FOUND', `notification ${id} does not exist`);
     if (!isRetryable(current.status)) {
       throw new DomainError('NOT_RETRYABLE', `notification is ${current.status}; only failed ones can be retried`, {

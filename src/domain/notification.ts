@@ -67,10 +67,11 @@ export type DeliveryResult =
 
 /**
  * HTTP statuses (SPEC section 4): 2xx is delivered; 408, 429 and 5xx are worth another try;
- * every other 4xx is the request's own fault and fails at once.
+ * every other 4xx is the request's own fault and fails at once, and so does a 3xx: redirects are
+ * not followed, and asking again would only be redirected again.
  */
 export function isPermanentHttpStatus(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+  return status >= 300 && status < 500 && status !== 408 && status !== 429;
 }
 
 export type Decision =
@@ -82,7 +83,8 @@ export type Decision =
  * After an attempt: sent, another try after a delay, or failed for good. `attempt` counts from 1;
  * a notification gets 1 + max_retries attempts. The delay follows RETRY_BACKOFF (the last value
  * repeats) with ±20% jitter, so retries of a burst do not arrive together; a provider's
- * Retry-After is honoured when it asks for longer.
+ * Retry-After is honoured when it asks for longer, up to `retryAfterMaxMs` (RETRY_AFTER_MAX_SECONDS):
+ * a receiver asking for a year must not park a page for a year.
  */
 export function decideAfterAttempt(
   result: DeliveryResult,
@@ -90,12 +92,13 @@ export function decideAfterAttempt(
   maxRetries: number,
   backoffMs: readonly number[],
   random: () => number = Math.random,
+  retryAfterMaxMs = 3_600_000,
 ): Decision {
   if (result.ok) return { kind: 'sent' };
   if (result.permanent || attempt > maxRetries) return { kind: 'failed' };
   const base = backoffMs[Math.min(attempt - 1, backoffMs.length - 1)] ?? 0;
   const jittered = Math.round(base * (0.8 + 0.4 * random()));
-  return { kind: 'retry', delay_ms: Math.max(jittered, result.retry_after_ms ?? 0) };
+  return { kind: 'retry', delay_ms: Math.max(jittered, Math.min(result.retry_after_ms ?? 0, retryAfterMaxMs)) };
 }
 
 /** The incident's `notification_status`, from the statuses of its (not cancelled) notifications. */

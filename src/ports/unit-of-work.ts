@@ -116,13 +116,27 @@ export interface AttemptRecord {
 export interface NotificationWrites {
   insertMany(rows: NewNotificationRow[]): Promise<Notification[]>;
   lock(id: string): Promise<Notification | undefined>;
+  /** The notification's incident (unlocked), null if none, undefined if there is no such notification. */
+  incidentOf(id: string): Promise<string | null | undefined>;
   update(id: string, changes: Partial<Pick<Notification, 'status' | 'job_id' | 'retry_count' | 'last_error'>>): Promise<Notification>;
-  /** Writes the attempts and the notifications' new states of a batch, in one statement. */
-  recordAttempts(records: AttemptRecord[]): Promise<void>;
-  /** Puts deferred notifications back to `queued` under a new job, without counting an attempt. */
-  requeue(items: { notification_id: string; job_id: string }[]): Promise<void>;
-  /** Recomputes `notification_status` of these incidents from their notifications. */
-  refreshIncidentSummaries(incidentIds: string[]): Promise<void>;
+  /**
+   * Writes the attempts and the notifications' new states of a batch, in one statement. Every
+   * attempt row is written (once: a repeated write changes nothing); a new state only where the
+   * notification is still `sending` under the claim that numbered the attempt, so a worker whose
+   * job was taken over cannot overwrite the new holder's outcome. Returns the ids whose state
+   * this write changed.
+   */
+  recordAttempts(records: AttemptRecord[]): Promise<string[]>;
+  /**
+   * Hands claimed but unattempted notifications back to `queued` under a new job and gives their
+   * attempt numbers back, under the same guard as recordAttempts. Returns the ids it changed.
+   */
+  requeue(items: { notification_id: string; attempt: number; job_id: string }[]): Promise<string[]>;
+  /**
+   * Recomputes `notification_status` of these incidents from their notifications, holding their
+   * locks until the transaction ends. Returns the ids of those that still exist.
+   */
+  refreshIncidentSummaries(incidentIds: string[]): Promise<string[]>;
 }
 
 export interface DeliveryJob {

@@ -18,6 +18,7 @@ import { heartbeatRoutes } from './routes/heartbeat-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { integrationRoutes } from './routes/integration-routes.ts';
 import { notificationRoutes } from './routes/notification-routes.ts';
+import { incidentNotificationRoutes } from './routes/incident-notification-routes.ts';
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
@@ -111,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness, metrics: deps.metrics }));
   await app.register(apiKeyRoutes({ db: deps.db, auth }));
   await app.register(incidentRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
+  await app.register(incidentNotificationRoutes({ db: deps.db, auth }));
   await app.register(notificationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
   await app.register(integrationRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem }));
   await app.register(heartbeatRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem }));

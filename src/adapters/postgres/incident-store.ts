@@ -82,7 +82,10 @@ export function makeIncidentWrites(db: Executor): IncidentWrites {
       return rows[0]!;
     },
     async lock(id) {
-      const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).forUpdate().executeTakeFirst();
+      // FOR NO KEY UPDATE: an incident's id never changes, and this lock must not wait for (or
+      // deadlock with) transactions that only hold KEY SHARE on it by inserting rows that
+      // reference it (notifications, timeline entries). See refreshIncidentSummaries.
+      const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
       return row as Incident | undefined;
     },
     async update(id, changes, at) {

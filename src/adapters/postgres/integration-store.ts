@@ -77,7 +77,8 @@ export function makeAlertWrites(db: Executor): AlertWrites {
         .where('status', '<>', 'resolved')
         // Locked, and re-checked once the lock is held: an incident someone resolved meanwhile
         // no longer matches, so the event opens a new one instead of adding to a resolved one.
-        .forUpdate()
+        // NO KEY UPDATE, like every incident lock (see incident-store's lock).
+        .forNoKeyUpdate()
         .executeTakeFirst();
       return row as { id: string; status: IncidentStatus } | undefined;
     },

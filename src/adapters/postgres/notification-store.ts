@@ -101,11 +101,15 @@ export async function channelFigures(db: Executor) {
   return rows.map((r) => ({ channel: r.channel, sent: Number(r.sent), failed: Number(r.failed), pending: Number(r.pending), avg_latency_ms: r.avg_latency_ms === null ? null : Number(r.avg_latency_ms) }));
 }
 
-/** The worker's claim: see DeliveryDeps.claim. One statement for the whole batch. */
+/**
+ * The worker's claim: see DeliveryDeps.claim. One statement for the whole batch. It numbers the
+ * attempt (attempt_count + 1, under the row lock, so two claims never get the same number) and
+ * that number is the claim's token: recordAttempts and requeue act only while it is current.
+ */
 export async function claimForSending(db: Executor, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]> {
   const { rows } = await sql<Notification>`
     update notifications n
-    set status = 'sending', updated_at = now()
+    set status = 'sending', attempt_count = n.attempt_count + 1, updated_at = now()
     from unnest(${jobs.map((j) => j.notification_id)}::uuid[], ${jobs.map((j) => j.job_id)}::uuid[]) as j(notification_id, job_id)
     where n.id = j.notification_id and n.job_id = j.job_id and n.status in ('queued', 'scheduled', 'sending')
     returning ${sql.join(columns.map((c) => sql.ref(`n.${c}`)))}`.execute(db);
@@ -124,7 +128,12 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
     },
 
     async lock(id) {
-      return (await db.selectFrom('notifications').select(columns).where('id', '=', id).forUpdate().executeTakeFirst()) as Notification | undefined;
+      return (await db.selectFrom('notifications').select(columns).where('id', '=', id).forNoKeyUpdate().executeTakeFirst()) as Notification | undefined;
+    },
+
+    async incidentOf(id) {
+      const row = await db.selectFrom('notifications').select('incident_id').where('id', '=', id).executeTakeFirst();
+      return row ? row.incident_id : undefined;
     },
 
     async update(id, changes) {
@@ -136,11 +145,17 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
         .executeTakeFirstOrThrow()) as Notification;
     },
 
-    async recordAttempts(records) {
+    async recordAttempts(unsorted) {
       // One statement (a data-modifying CTE) for the attempts and the new states of a whole
       // batch: the common case of a batch is then a single round trip, with no BEGIN/COMMIT.
+      // Every attempt row goes in (the receiver saw that request), keyed by the number its claim
+      // gave it, so writing it twice is a no-op. The state moves only while the notification is
+      // still `sending` under that same claim (SPEC section 4: a worker whose job was taken over
+      // cannot overwrite what the new holder recorded). Rows are visited in id order, so two
+      // workers writing overlapping batches lock them in the same order.
+      const records = [...unsorted].sort((x, y) => (x.notification_id < y.notification_id ? -1 : 1));
       const a = records.map((r) => r.attempt);
-      await sql`
+      const { rows } = await sql<{ id: string }>`
         with attempts as (
           insert into notification_attempts (notification_id, attempt, at, outcome, status_code, error, duration_ms)
           select * from unnest(
@@ -152,31 +167,41 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
         update notifications n
         set status = v.status,
             retry_count = n.retry_count + case when v.status = 'queued' then 1 else 0 end,
-            attempt_count = n.attempt_count + 1,
             job_id = coalesce(v.job_id, n.job_id),
             last_error = v.last_error,
             sent_at = v.sent_at,
             updated_at = now()
         from unnest(
-          ${records.map((r) => r.notification_id)}::uuid[], ${records.map((r) => r.status)}::text[],
+          ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${records.map((r) => r.status)}::text[],
           ${records.map((r) => r.job_id ?? null)}::uuid[], ${records.map((r) => r.last_error)}::text[],
-          ${records.map((r) => r.sent_at)}::timestamptz[]) as v(id, status, job_id, last_error, sent_at)
-        where n.id = v.id`.execute(db);
+          ${records.map((r) => r.sent_at)}::timestamptz[]) as v(id, attempt, status, job_id, last_error, sent_at)
+        where n.id = v.id and n.status = 'sending' and n.attempt_count = v.attempt
+        returning n.id`.execute(db);
+      return rows.map((r) => r.id);
     },
 
     async requeue(items) {
-      await sql`
+      // The attempt number goes back (attempt_count - 1): nothing was sent under it.
+      const { rows } = await sql<{ id: string }>`
         update notifications n
-        set status = 'queued', job_id = v.job_id, updated_at = now()
-        from unnest(${items.map((i) => i.notification_id)}::uuid[], ${items.map((i) => i.job_id)}::uuid[]) as v(id, job_id)
-        where n.id = v.id`.execute(db);
+        set status = 'queued', job_id = v.job_id, attempt_count = n.attempt_count - 1, updated_at = now()
+        from unnest(${items.map((i) => i.notification_id)}::uuid[], ${items.map((i) => i.attempt)}::int[], ${items.map((i) => i.job_id)}::uuid[])
+          as v(id, attempt, job_id)
+        where n.id = v.id and n.status = 'sending' and n.attempt_count = v.attempt
+        returning n.id`.execute(db);
+      return rows.map((r) => r.id);
     },
 
     async refreshIncidentSummaries(incidentIds) {
       const ids = [...incidentIds].sort();
       // Lock the incidents first (in id order, so writers never deadlock): a concurrent writer
       // then counts only after this transaction commits, and never writes a stale summary.
-      await db.selectFrom('incidents').select('id').where('id', 'in', ids).orderBy('id').forUpdate().execute();
+      // FOR NO KEY UPDATE, not FOR UPDATE: the transaction has usually just inserted notifications
+      // or timeline rows that reference the incident, which holds FOR KEY SHARE on it; two such
+      // transactions upgrading to FOR UPDATE wait for each other's KEY SHARE, a deadlock (16
+      // notifications created at once for one incident: 15 answered 500, issue 9). NO KEY UPDATE
+      // does not conflict with KEY SHARE, and it is all an UPDATE of non-key columns needs.
+      const locked = await db.selectFrom('incidents').select('id').where('id', 'in', ids).orderBy('id').forNoKeyUpdate().execute();
       const counts = await sql<{ incident_id: string; pending: string; sent: string; failed: string }>`
         select incident_id,
                count(*) filter (where status in ('scheduled', 'queued', 'sending')) as pending,
@@ -190,6 +215,7 @@ export function makeNotificationWrites(db: Executor): NotificationWrites {
         set notification_status = v.summary, version = i.version + 1, updated_at = now()
         from unnest(${ids}::uuid[], ${summaries}::text[]) as v(id, summary)
         where i.id = v.id and i.notification_status <> v.summary`.execute(db);
+      return locked.map((row) => row.id);
     },
   };
 }

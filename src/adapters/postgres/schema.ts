@@ -220,6 +220,13 @@ export interface IncidentEscalationsTable {
   created_at: Timestamp;
 }
 
+/** What the sweep put back on the queue (SPEC section 4), by kind. */
+export interface SweepRecoveriesTable {
+  kind: string;
+  total: Generated<string>;
+  last_at: NullableTimestamp;
+}
+
 export interface DB {
   templates: TemplatesTable;
   users: UsersTable;
@@ -236,6 +243,7 @@ export interface DB {
   notification_attempts: NotificationAttemptsTable;
   channel_rate_windows: ChannelRateWindowsTable;
   settings: SettingsTable;
+  sweep_recoveries: SweepRecoveriesTable;
   api_keys: ApiKeysTable;
   incidents: IncidentsTable;
   incident_events: IncidentEventsTable;

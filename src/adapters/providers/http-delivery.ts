@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { lookup } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { describeAnswer, EXCERPT_BYTES, sanitizeExcerpt } from '../../domain/answer-excerpt.ts';
 import { isPermanentHttpStatus, type DeliveryResult } from '../../domain/notification.ts';
 
 /**
@@ -79,37 +80,90 @@ export function makeAgent(options: { allowPrivate: boolean; connections?: number
   });
 }
 
-/** Retry-After as seconds or an HTTP date, in milliseconds (capped at an hour). */
+/**
+ * Retry-After as seconds or an HTTP date, in milliseconds. Clamped to a day so that an absurd value
+ * cannot overflow a date; the retry decision caps it further (RETRY_AFTER_MAX_SECONDS).
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const text = Array.isArray(value) ? value[0] : value;
   if (!text) return undefined;
   const seconds = Number(text);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(text) - now;
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 3_600_000) : undefined;
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 86_400_000) : undefined;
 }
 
+// SPEC section 4: an answer's body is read up to this many bytes (so that an ordinary error page is
+// consumed whole and its keep-alive connection reused), then the rest is dropped with the
+// connection. Only the first EXCERPT_BYTES (and the bytes of a character cut there) are kept.
+const BODY_READ_LIMIT = 64 * 1024;
+const KEEP_BYTES = EXCERPT_BYTES + 3;
+
+/**
+ * Reads at most BODY_READ_LIMIT bytes of a body before `signal` aborts, keeping the first
+ * KEEP_BYTES. A body that is longer, or still trickling in when the deadline comes, is destroyed
+ * with its connection; `complete` says whether it was read to its end.
+ */
+async function readBounded(body: Dispatcher.ResponseData['body'], signal: AbortSignal): Promise<{ kept: Buffer; complete: boolean }> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let read = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (keptBytes < KEEP_BYTES) {
+        const part = chunk.subarray(0, KEEP_BYTES - keptBytes);
+        kept.push(part);
+        keptBytes += part.length;
+      }
+      read += chunk.length;
+      if (read > BODY_READ_LIMIT || signal.aborted) break;
+    }
+    return { kept: Buffer.concat(kept), complete: read <= BODY_READ_LIMIT && !signal.aborted };
+  } catch {
+    // Reset or aborted mid-body: what arrived is still worth keeping.
+    return { kept: Buffer.concat(kept), complete: false };
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+}
+
+/**
+ * One HTTP request (SPEC section 4): at most TIMEOUT_MS from connecting to the end of the answer,
+ * redirects never followed, and only a sanitized excerpt of the answer kept in the error.
+ */
 export async function deliverHttp(
   agent: Dispatcher,
   url: string,
   init: { method?: 'POST'; headers: Record<string, string>; body: string },
 ): Promise<DeliveryResult> {
+  // One deadline for the whole exchange: undici's own timeouts are per phase (a body that sends a
+  // byte every few seconds never trips bodyTimeout), and a delivery must end within 10 s.
+  const signal = AbortSignal.timeout(TIMEOUT_MS);
   try {
     const response = await request(url, {
       method: init.method ?? 'POST',
       headers: init.headers,
       body: init.body,
       dispatcher: agent,
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      signal,
     });
-    const text = await response.body.text().catch(() => '');
     const status = response.statusCode;
+    const { kept, complete } = await readBounded(response.body, signal);
+    // The status line is the answer: a 2xx whose body is slow or huge was still accepted.
     if (status >= 200 && status < 300) return { ok: true, status_code: status };
+    if (status >= 300 && status < 400) {
+      // Following a redirect would send the notification somewhere nobody configured (and could
+      // reach a private address the SSRF guard never checked), so a 3xx fails like a 4xx.
+      const location = response.headers.location;
+      const where = sanitizeExcerpt(String((Array.isArray(location) ? location[0] : location) ?? '(no Location header)'), 512);
+      return { ok: false, permanent: true, status_code: status, error: `HTTP ${status}: redirect to ${where} not followed (redirects are refused)` };
+    }
     const retryAfter = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined;
+    const cut = complete ? '' : ` [answer cut: ${signal.aborted ? `body not finished within ${TIMEOUT_MS / 1000} s` : `longer than ${BODY_READ_LIMIT} bytes`}]`;
     return {
       ok: false,
       permanent: isPermanentHttpStatus(status),
       status_code: status,
-      error: `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+      error: describeAnswer(`HTTP ${status}${cut}`, kept),
       ...(retryAfter === undefined ? {} : { retry_after_ms: retryAfter }),
     };
   } catch (error) {
@@ -117,7 +171,8 @@ export async function deliverHttp(
     if (error instanceof PrivateTargetError || cause instanceof PrivateTargetError) {
       return { ok: false, permanent: true, error: (cause instanceof PrivateTargetError ? cause : (error as Error)).message };
     }
+    if (signal.aborted) return { ok: false, permanent: false, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s` };
     const code = (error as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
-    return { ok: false, permanent: false, error: `${code ? `${code}: ` : ''}${(error as Error).message}` };
+    return { ok: false, permanent: false, error: sanitizeExcerpt(`${code ? `${code}: ` : ''}${(error as Error).message}`) };
   }
 }

@@ -32,9 +32,16 @@ export function makeProviders(config: ProviderConfig, db: Database): Providers &
   // provider URLs (SMS, push) are trusted configuration.
   const guarded = makeAgent({ allowPrivate: config.ALLOW_PRIVATE_TARGETS });
   const trusted = makeAgent({ allowPrivate: true });
+  // The signing secret is read (or generated) once per process. A lookup that failed (the database
+  // was down) is forgotten, so the next delivery asks again instead of failing until a restart.
   let secret: Promise<string> | undefined;
+  const signingSecret = () =>
+    (secret ??= webhookSigningSecret(db, config.WEBHOOK_SIGNING_SECRET).catch((error: unknown) => {
+      secret = undefined;
+      throw error;
+    }));
   const providers = {
-    webhook: makeWebhookProvider({ agent: guarded, secret: () => (secret ??= webhookSigningSecret(db, config.WEBHOOK_SIGNING_SECRET)) }),
+    webhook: makeWebhookProvider({ agent: guarded, secret: signingSecret }),
     slack: makeSlackProvider({ agent: guarded }),
     sms: makeSmsProvider({ agent: trusted, apiUrl: config.SMS_API_URL, accountSid: config.SMS_ACCOUNT_SID, authToken: config.SMS_AUTH_TOKEN, from: config.SMS_FROM }),
     push: makePushProvider({ agent: trusted, apiUrl: config.PUSH_API_URL, token: config.PUSH_API_TOKEN }),

@@ -59,15 +59,15 @@ const NotificationInput = Type.Object(
 type NotificationInputBody = Static<typeof NotificationInput>;
 
 const AttemptBody = Type.Object({
-  attempt: Type.Integer(),
+  attempt: Type.Integer({ description: 'the number the attempt took when a worker claimed the notification; a webhook body carries it as "attempt". A missing number is a claim whose worker stopped before recording' }),
   at: Timestamp,
   outcome: Type.Enum(['sent', 'retry', 'failed']),
   status_code: Type.Optional(Type.Integer()),
-  error: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String({ description: 'such as "HTTP 500: <at most 1,024 bytes of the answer, NUL and invalid UTF-8 replaced by U+FFFD>"' })),
   duration_ms: Type.Integer(),
 });
 
-const NotificationBody = Type.Object({
+export const NotificationBody = Type.Object({
   id: Uuid,
   channel: Channel,
   recipient: Type.String(),

@@ -28,7 +28,21 @@ export const systemRoutes = (deps: { db: Database; readiness: Readiness; metrics
   });
 
   app.get('/metrics', {
-    schema: { tags, summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'], response: { 200: Type.String() } },
+    schema: {
+      tags,
+      summary: 'Prometheus metrics (text exposition format)',
+      description: [
+        'Tocsin metrics, all named tocsin_*:',
+        '- tocsin_notifications_total{channel,status}: delivery attempts by outcome (sent, retry, failed, deferred), counted by the worker process that made them',
+        '- tocsin_delivery_duration_seconds{channel}: histogram of the time a provider took to answer',
+        '- tocsin_queue_depth{channel}: notifications scheduled, queued or sending (read from PostgreSQL)',
+        '- tocsin_sweep_recovered_total{kind}: notifications (kind="notification") and escalation steps (kind="escalation_step") the sweep found without a live job and put back on the queue, since the database was created (read from PostgreSQL, so every process reports it)',
+        '- tocsin_http_request_duration_seconds{method,route,status_code}: histogram of API request durations',
+        '- tocsin_process_*: Node.js process metrics',
+      ].join('\n'),
+      produces: ['text/plain'],
+      response: { 200: Type.String({ description: 'the Prometheus text exposition format' }) },
+    },
   }, async (_request, reply) => {
     const body = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(body);
