@@ -143,18 +143,21 @@ describe('heartbeats', () => {
     expect((await t.call({ method: 'DELETE', url: `/v1/heartbeats/${created.id}` })).json().code).toBe('HEARTBEAT_NOT_FOUND');
   });
 
-  it('rate limits pings per client IP, GET as well as POST', async () => {
-    const created = await createHeartbeat('chatty', 3600);
-    const limited = await startTestApp({ env: { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_SECONDS: '3600' }, shareDatabaseOf: t });
+  it('rate limits pings per heartbeat key, GET as well as POST, never per client address (SPEC section 2)', async () => {
+    const [chatty, quiet] = [await createHeartbeat('chatty', 3600), await createHeartbeat('quiet', 3600)];
+    const limited = await startTestApp({ env: { INTAKE_RATE_LIMIT_PER_MINUTE: '2' }, shareDatabaseOf: t });
     try {
-      const send = (method: 'GET' | 'POST', ip: string) => limited.app.inject({ method, url: created.url, remoteAddress: ip });
-      expect((await send('GET', '10.9.0.1')).statusCode).toBe(200);
-      expect((await send('POST', '10.9.0.1')).statusCode).toBe(200);
-      const refused = await send('GET', '10.9.0.1');
+      const send = (method: 'GET' | 'POST', url: string, ip: string) => limited.app.inject({ method, url, remoteAddress: ip });
+      expect((await send('GET', chatty.url, '10.9.0.1')).statusCode).toBe(200);
+      expect((await send('POST', chatty.url, '10.9.0.1')).statusCode).toBe(200);
+      const refused = await send('GET', chatty.url, '10.9.0.1');
       expect(refused.statusCode).toBe(429);
       expect(refused.json().code).toBe('RATE_LIMIT_EXCEEDED');
-      expect(refused.headers['retry-after']).toBeDefined();
-      expect((await send('GET', '10.9.0.2')).statusCode).toBe(200);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await send('POST', chatty.url, '10.9.0.2')).statusCode).toBe(429);
+      // Another heartbeat pinged from the same address has its own budget.
+      expect((await send('GET', quiet.url, '10.9.0.1')).statusCode).toBe(200);
+      expect((await send('POST', quiet.url, '10.9.0.1')).statusCode).toBe(200);
     } finally {
       await limited.close();
     }

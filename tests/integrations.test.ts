@@ -300,17 +300,27 @@ describe('POST /v2/enqueue (PagerDuty Events API v2)', () => {
     expect((await timeline(incidents[0]!.id)).filter((e) => e.type === 'alert.received')).toHaveLength(12);
   });
 
-  it('is rate limited per client IP, in PagerDuty\'s throttle shape', async () => {
-    const limited = await startTestApp({ env: { RATE_LIMIT_MAX: '3' }, shareDatabaseOf: t });
+  it('is rate limited per routing_key, not per client address, in PagerDuty\'s throttle shape (SPEC section 2)', async () => {
+    const limited = await startTestApp({ env: { INTAKE_RATE_LIMIT_PER_MINUTE: '3', RATE_LIMIT_MAX: '100000' }, shareDatabaseOf: t });
     try {
-      const send = (ip: string) =>
-        limited.app.inject({ method: 'POST', url: '/v2/enqueue', remoteAddress: ip, payload: { routing_key: routingKey, event_action: 'resolve', dedup_key: 'nothing' } });
-      for (let i = 0; i < 3; i++) expect((await send('10.1.1.1')).statusCode).toBe(202);
-      const refused = await send('10.1.1.1');
+      // Fresh keys: the counters are shared with the other process, where this file spent routingKey.
+      const make = async (name: string) => {
+        const created = await limited.call({ method: 'POST', url: '/v1/integrations', payload: { type: 'events_v2', name } });
+        expect(created.statusCode, created.body).toBe(201);
+        return created.json().key as string;
+      };
+      const [flooded, other] = [await make('flooded sender'), await make('another sender')];
+      const send = (key: string, ip: string) =>
+        limited.app.inject({ method: 'POST', url: '/v2/enqueue', remoteAddress: ip, payload: { routing_key: key, event_action: 'resolve', dedup_key: 'nothing' } });
+      for (let i = 0; i < 3; i++) expect((await send(flooded, '10.1.1.1')).statusCode).toBe(202);
+      const refused = await send(flooded, '10.1.1.1');
       expect(refused.statusCode).toBe(429);
-      expect(refused.headers['retry-after']).toBeDefined();
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(refused.json()).toMatchObject({ status: 'throttle event', code: 'RATE_LIMIT_EXCEEDED', errors: [expect.any(String)] });
-      expect((await send('10.1.1.2')).statusCode).toBe(202);
+      // The key is spent from any address; another key behind the same address is not.
+      expect((await send(flooded, '10.1.1.2')).statusCode).toBe(429);
+      for (let i = 0; i < 3; i++) expect((await send(other, '10.1.1.1')).statusCode).toBe(202);
     } finally {
       await limited.close();
     }

@@ -14,11 +14,13 @@ import type { Database } from '../../postgres/database.ts';
 import { createIntegration, findIntegrationByKey, listIntegrations, revokeIntegration } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { toErrorResponse } from '../error-mapping.ts';
+import { intakeRateLimit } from '../rate-limit.ts';
 import { errors, IdParams, Nullable, Timestamp, Uuid } from '../schemas.ts';
 
 // SPEC section 6: integration keys (admin) and the two intake endpoints they open, which are
 // authenticated by the key itself rather than by a Bearer API key, as the tools that call them
-// expect. Write rate limits apply to them per client IP (they have no API key).
+// expect. They are rate limited per key (INTAKE_RATE_LIMIT_PER_MINUTE, SPEC section 2), and an
+// unknown key counts against the client address's budget like a 401.
 
 const IntegrationType = Type.Enum([...integrationTypes], {
   description: 'events_v2: PagerDuty Events API v2 senders (POST /v2/enqueue); alertmanager: the Prometheus Alertmanager webhook',
@@ -160,6 +162,8 @@ export interface IntegrationRouteDeps {
   clock: Clock;
   auth: Authenticator;
   channelProblem?: (channel: Channel) => string | null;
+  /** INTAKE_RATE_LIMIT_PER_MINUTE. */
+  intakePerMinute: number;
 }
 
 export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsync => async (fastify) => {
@@ -217,6 +221,7 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
       body: AlertmanagerWebhook,
       response: { 200: AlertOutcomeBody, ...errors(400, 404, 413, 415, 429) },
     },
+    config: intakeRateLimit(deps.intakePerMinute, (request) => (request.params as { key?: string }).key),
   }, async (request) => {
     const integration = await findIntegrationByKey(deps.db, request.params.key, 'alertmanager');
     if (!integration) throw new DomainError('INTEGRATION_NOT_FOUND', 'no active Alertmanager integration has this key');
@@ -252,6 +257,10 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
       },
       // The schema above documents the event; parseEvent checks it, to give PagerDuty's errors.
       validatorCompiler: () => () => true,
+      config: intakeRateLimit(deps.intakePerMinute, (request) => {
+        const key = (request.body as { routing_key?: unknown } | null)?.routing_key;
+        return typeof key === 'string' ? key : undefined;
+      }),
     }, async (request, reply) => {
       const parsed = parseEvent(request.body as unknown);
       if (!parsed.ok) throw new DomainError('VALIDATION_ERROR', 'Event object is invalid', parsed.errors);
