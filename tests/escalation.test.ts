@@ -240,9 +240,12 @@ describe('paging driven by the incident lifecycle', () => {
     expect(paged.data.users).toMatchObject([{ skipped: [{ channel: 'slack', reason: 'the user turned this channel off' }] }]);
   });
 
-  it('pages nobody for an incident of no team or an unknown team', async () => {
+  it('pages nobody for an incident of no team, and never opens one for an unknown team', async () => {
     const before = hook.received.length;
-    const incident = await openIncident(t, { title: 'Nobody', severity: 'P1', team_id: '00000000-0000-4000-8000-000000000001' });
+    const unknown = await t.call({ method: 'POST', url: '/v1/incidents', payload: { title: 'Nobody', severity: 'P1', team_id: '00000000-0000-4000-8000-000000000001' }, as: 'write' });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json()).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'body.team_id', message: 'refers to no team' }] });
+    const incident = await openIncident(t, { title: 'Nobody', severity: 'P1' });
     expect(incident.notification_status).toBe('none');
     expect((await timeline(t, incident.id)).map((e) => e.type)).toEqual(['incident.created']);
     expect(await steps(t, incident.id)).toEqual([]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEARTBEAT_CHECK_QUEUE } from '../src/adapters/queue/heartbeat-check-writes.ts';
 import { eventually } from './helpers/receivers.ts';
+import { createTeam } from './helpers/people.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 // SPEC section 6: heartbeats, with intervals of a second or two, checked by pg-boss jobs run by
@@ -8,10 +9,11 @@ import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 let t: TestApp;
 let other: TestApp;
-const teamId = '0d4c6f3e-8a7b-4c2d-9e1f-6a5b4c3d2e1f';
+let teamId: string;
 
 beforeAll(async () => {
   t = await startTestApp({ role: 'all', env: { RATE_LIMIT_MAX: '100000' } });
+  teamId = await createTeam(t);
   other = await startTestApp({ role: 'all', env: { RATE_LIMIT_MAX: '100000' }, shareDatabaseOf: t });
 });
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeam } from './helpers/people.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 // SPEC section 6: integration keys and the PagerDuty Events API v2 (POST /v2/enqueue), case by case.
@@ -6,10 +7,11 @@ import { startTestApp, type TestApp } from './helpers/test-app.ts';
 let t: TestApp;
 let routingKey: string;
 let integrationId: string;
-const teamId = '5b0e5f7a-3c1d-4f0e-9a51-2f1d8f0b7c11';
+let teamId: string;
 
 beforeAll(async () => {
   t = await startTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
+  teamId = await createTeam(t);
   const created = await t.call({ method: 'POST', url: '/v1/integrations', payload: { type: 'events_v2', name: 'datadog', team_id: teamId } });
   expect(created.statusCode).toBe(201);
   routingKey = created.json().key;

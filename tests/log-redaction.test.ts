@@ -2,6 +2,7 @@
 // carry (Bearer keys, the bootstrap key, cookies, intake keys in paths and bodies, tokens and
 // tickets in query strings, action-link paths, passwords in bodies), then a grep of its logs.
 import { Writable } from 'node:stream';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactUrl, makeLogger } from '../src/logger.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
@@ -59,7 +60,7 @@ describe('log redaction', () => {
     };
     for (const value of Object.values(secrets)) expect(value.length).toBeGreaterThan(8);
 
-    const plain = (options: Parameters<TestApp['app']['inject']>[0]) => t.app.inject(options);
+    const plain = (options: InjectOptions) => t.app.inject(options);
     const responses = [
       await t.call({ method: 'GET', url: '/v1/incidents', headers: { authorization: `Bearer ${apiKey}`, cookie: `tocsin_session=${secrets.cookie}` }, as: null }),
       await t.call({ method: 'GET', url: '/v1/incidents', headers: { authorization: `Bearer ${ADMIN_API_KEY}` }, as: null }),

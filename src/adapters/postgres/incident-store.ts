@@ -97,6 +97,11 @@ export function makeIncidentWrites(db: Executor): IncidentWrites {
       const result = await db.deleteFrom('incidents').where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
     },
+    async existing(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('incidents').select('id').where('id', 'in', ids).execute();
+      return rows.map((r) => r.id);
+    },
   };
 }
 

@@ -17,16 +17,6 @@ export function generateIntakeKey(): { key: string; key_hash: string; key_prefix
 
 const columns = ['id', 'type', 'name', 'team_id', 'key_prefix', 'created_at'] as const;
 
-export async function createIntegration(db: Executor, input: { type: IntegrationType; name: string; team_id: string | null }) {
-  const { key, key_hash, key_prefix } = generateIntakeKey();
-  const row = await db
-    .insertInto('integrations')
-    .values({ ...input, key_hash, key_prefix })
-    .returning(columns)
-    .executeTakeFirstOrThrow();
-  return { integration: row as Integration, key };
-}
-
 /** The active integration of this type whose key this is; a revoked or unknown key finds nothing. */
 export async function findIntegrationByKey(db: Executor, key: string, type: IntegrationType): Promise<Integration | undefined> {
   const row = await db
@@ -63,6 +53,9 @@ export async function revokeIntegration(db: Executor, id: string): Promise<boole
 
 export function makeAlertWrites(db: Executor): AlertWrites {
   return {
+    async insertIntegration(row) {
+      return (await db.insertInto('integrations').values(row).returning(columns).executeTakeFirstOrThrow()) as Integration;
+    },
     async lockKey(integrationId, dedupKey) {
       // A transaction-scoped advisory lock on a 64-bit hash of the pair: a hash collision only
       // makes two keys wait for each other, never lets two events for one key pass together.

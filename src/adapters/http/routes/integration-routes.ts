@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { receiveAlert, type IntegrationContext } from '../../../app/integration-use-cases.ts';
+import { createIntegration, receiveAlert, type IntegrationContext } from '../../../app/integration-use-cases.ts';
 import { integrationTypes, type Integration } from '../../../domain/alert.ts';
 import { alertmanagerToAction } from '../../../domain/alertmanager.ts';
 import { DomainError } from '../../../domain/errors.ts';
@@ -11,7 +11,7 @@ import type { Channel } from '../../../domain/notification.ts';
 import type { Clock } from '../../../ports/clock.ts';
 import type { Transact } from '../../../ports/unit-of-work.ts';
 import type { Database } from '../../postgres/database.ts';
-import { createIntegration, findIntegrationByKey, listIntegrations, revokeIntegration } from '../../postgres/integration-store.ts';
+import { findIntegrationByKey, generateIntakeKey, listIntegrations, revokeIntegration } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { toErrorResponse } from '../error-mapping.ts';
 import { intakeRateLimit } from '../rate-limit.ts';
@@ -182,7 +182,8 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
   }, async (request, reply) => {
     // Not under Idempotency-Key, like API keys: a replay would have to return the secret again,
     // and only its hash is stored. A client that lost the response deletes it and makes another.
-    const { integration, key } = await createIntegration(deps.db, { ...request.body, team_id: request.body.team_id ?? null });
+    const { key, key_hash, key_prefix } = generateIntakeKey();
+    const integration = await createIntegration(ctx, { ...request.body, team_id: request.body.team_id ?? null }, { key_hash, key_prefix });
     const url = integration.type === 'events_v2' ? enqueuePath : alertmanagerPath(key);
     return reply.code(201).header('location', `/v1/integrations/${integration.id}`).send({ ...present(integration), key, url });
   });
