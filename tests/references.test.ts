@@ -106,7 +106,7 @@ describe('an intake whose team was deleted', () => {
     // The heartbeat is never pinged: its check opens the incident.
     const missed = await eventually(async () => {
       const row = await t.db.selectFrom('heartbeats').select(['status', 'incident_id']).where('id', '=', heartbeat.id).executeTakeFirstOrThrow();
-      return row.status === 'down' && row.incident_id;
+      return row.status === 'down' && row.incident_id !== null ? row.incident_id : undefined;
     }, 20_000, 'the heartbeat to be missed');
     await expectTeamless(missed, team);
   });
