@@ -4,6 +4,7 @@ import type { Integration, IntegrationType } from '../../domain/alert.ts';
 import type { IncidentStatus } from '../../domain/incident.ts';
 import type { AlertWrites } from '../../ports/intake-writes.ts';
 import { hashKey } from './api-key-store.ts';
+import { decodeCursor, page, type PageFilter } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 /**
@@ -29,15 +30,15 @@ export async function findIntegrationByKey(db: Executor, key: string, type: Inte
   return row as Integration | undefined;
 }
 
-export async function listIntegrations(db: Executor): Promise<Integration[]> {
-  const rows = await db
-    .selectFrom('integrations')
-    .select(columns)
-    .where('revoked_at', 'is', null)
-    .orderBy('created_at', 'asc')
-    .orderBy('id', 'asc')
-    .execute();
-  return rows as Integration[];
+/** The active integrations, oldest first, a page at a time (SPEC section 2). */
+export async function listIntegrations(db: Executor, filter: PageFilter) {
+  let query = db.selectFrom('integrations').select(columns).where('revoked_at', 'is', null);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) > (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(filter.limit + 1).execute();
+  return page(rows as Integration[], filter.limit);
 }
 
 /** Revokes rather than deletes: its incidents keep their link, and its key stops working at once. */

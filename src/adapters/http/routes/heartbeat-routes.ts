@@ -12,7 +12,7 @@ import { deleteHeartbeat, findHeartbeatByKey, listHeartbeats } from '../../postg
 import { generateIntakeKey } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { intakeRateLimit } from '../rate-limit.ts';
-import { errors, IdParams, Nullable, Timestamp, toIso, Uuid } from '../schemas.ts';
+import { errors, IdParams, Nullable, Page, PageOnlyQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
 
 // SPEC section 6: heartbeats. Cron jobs ping them with curl, so the ping URL carries the secret
 // and needs no header, and it answers GET as well as POST.
@@ -103,10 +103,15 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
     onRequest: deps.auth.require('read'),
     schema: {
       tags,
-      summary: 'List heartbeats with their status (keys are not shown again)',
-      response: { 200: Type.Object({ data: Type.Array(HeartbeatBody) }), ...errors(401, 403) },
+      summary: 'List heartbeats with their status, oldest first (keys are not shown again)',
+      querystring: PageOnlyQuery,
+      response: { 200: Page(HeartbeatBody), ...errors(400, 401, 403) },
     },
-  }, async () => ({ data: (await listHeartbeats(deps.db)).map(present) }));
+  }, async (request) => {
+    const { limit = 50, cursor } = request.query;
+    const result = await listHeartbeats(deps.db, { limit, cursor });
+    return { data: result.data.map(present), next_cursor: result.next_cursor };
+  });
 
   app.delete('/v1/heartbeats/:id', {
     onRequest: deps.auth.require('admin'),

@@ -15,7 +15,7 @@ import { findIntegrationByKey, generateIntakeKey, listIntegrations, revokeIntegr
 import type { Authenticator } from '../auth.ts';
 import { toErrorResponse } from '../error-mapping.ts';
 import { intakeRateLimit } from '../rate-limit.ts';
-import { errors, IdParams, Nullable, Timestamp, Uuid } from '../schemas.ts';
+import { errors, IdParams, Nullable, Page, PageOnlyQuery, Timestamp, Uuid } from '../schemas.ts';
 
 // SPEC section 6: integration keys (admin) and the two intake endpoints they open, which are
 // authenticated by the key itself rather than by a Bearer API key, as the tools that call them
@@ -192,10 +192,15 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
     onRequest: deps.auth.require('read'),
     schema: {
       tags,
-      summary: 'List active integrations (keys are not shown again)',
-      response: { 200: Type.Object({ data: Type.Array(IntegrationBody) }), ...errors(401, 403) },
+      summary: 'List active integrations, oldest first (keys are not shown again)',
+      querystring: PageOnlyQuery,
+      response: { 200: Page(IntegrationBody), ...errors(400, 401, 403) },
     },
-  }, async () => ({ data: (await listIntegrations(deps.db)).map(present) }));
+  }, async (request) => {
+    const { limit = 50, cursor } = request.query;
+    const result = await listIntegrations(deps.db, { limit, cursor });
+    return { data: result.data.map(present), next_cursor: result.next_cursor };
+  });
 
   app.delete('/v1/integrations/:id', {
     onRequest: deps.auth.require('admin'),
