@@ -125,6 +125,8 @@ describe('SSRF guard (ALLOW_PRIVATE_TARGETS)', () => {
       ['255.255.255.255', true], ['198.18.0.1', true], ['192.0.2.10', true],
       ['::1', true], ['::', true], ['fd12:3456::1', true], ['fc00::1', true], ['fe80::1', true], ['febf::1', true], ['ff02::1', true],
       ['::ffff:127.0.0.1', true], ['::ffff:7f00:1', true], ['::ffff:10.0.0.1', true], ['::ffff:a9fe:a9fe', true], ['::7f00:1', true],
+      ['64:ff9b::7f00:1', true], ['64:ff9b::a00:1', true], ['64:ff9b::808:808', true], ['64:ff9b:1::1', true],
+      ['2002:7f00:1::', true], ['2002:a9fe:a9fe::1', true], ['2002:808:808::1', true], ['2003::1', false], ['64:ff9c::1', false],
       ['8.8.8.8', false], ['1.1.1.1', false], ['172.15.255.255', false], ['172.32.0.1', false], ['100.128.0.1', false],
       ['192.0.32.10', false], ['93.184.215.14', false], ['2606:4700:4700::1111', false], ['2001:4860:4860::8888', false],
       ['::ffff:8.8.8.8', false], ['::ffff:808:808', false],
@@ -136,6 +138,7 @@ describe('SSRF guard (ALLOW_PRIVATE_TARGETS)', () => {
     let t: TestApp;
     let listener: Server;
     let connections = 0;
+    let provider: HttpReceiver;
     beforeAll(async () => {
       // A bare TCP listener: it counts connections, so "nothing was received" also means "nothing connected".
       listener = createServer((socket) => {
@@ -143,11 +146,26 @@ describe('SSRF guard (ALLOW_PRIVATE_TARGETS)', () => {
         socket.destroy();
       });
       await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-      t = await startTestApp({ role: 'all', env: { RATE_LIMIT_MAX: '100000', RETRY_BACKOFF: '50ms' } });
+      // The SMS and push providers are the operator's configuration: trusted, even on loopback.
+      provider = await startHttpReceiver();
+      t = await startTestApp({
+        role: 'all',
+        env: { RATE_LIMIT_MAX: '100000', RETRY_BACKOFF: '50ms', SMS_API_URL: provider.url, SMS_ACCOUNT_SID: 'AC1', SMS_AUTH_TOKEN: 'tok', PUSH_API_URL: `${provider.url}/push` },
+      });
     });
     afterAll(async () => {
       await t?.close();
+      await provider?.close();
       await new Promise((resolve) => listener?.close(resolve));
+    });
+
+    it('delivers through the operator\'s own provider URLs (SMS, push) on private addresses', async () => {
+      const ids = [
+        await send(t, { channel: 'sms', recipient: '+14155550100', content: 'sms via a private provider' }),
+        await send(t, { channel: 'push', recipient: 'device-token-1', content: 'push via a private provider' }),
+      ];
+      for (const id of ids) await settled(t, id, 'sent');
+      expect(provider.received.map((r) => r.path).sort()).toEqual(['/2010-04-01/Accounts/AC1/Messages.json', '/push']);
     });
 
     it('fails private targets for good after one attempt, without connecting', async () => {
@@ -162,6 +180,8 @@ describe('SSRF guard (ALLOW_PRIVATE_TARGETS)', () => {
         { channel: 'webhook', recipient: `http://[::ffff:127.0.0.1]:${port}/hook`, address: '127.0.0.1' },
         { channel: 'webhook', recipient: 'http://169.254.169.254/latest/meta-data/', address: '169.254.169.254' },
         { channel: 'webhook', recipient: 'https://10.0.0.1/hook', address: '10.0.0.1' },
+        { channel: 'webhook', recipient: `http://[64:ff9b::7f00:1]:${port}/hook`, address: '64:ff9b::7f00:1' },
+        { channel: 'webhook', recipient: `http://[2002:7f00:1::]:${port}/hook`, address: '2002:7f00:1::' },
         { channel: 'slack', recipient: `http://127.0.0.1:${port}/services/T0/B0/x`, address: '127.0.0.1' },
         { channel: 'slack', recipient: `http://localhost:${port}/services/T0/B0/x`, address: '127.0.0.1' },
         { channel: 'slack', recipient: 'http://10.0.0.1/services/T0/B0/x', address: '10.0.0.1' },
