@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import { makeTransact } from '../postgres/unit-of-work.ts';
 import type { Database } from '../postgres/database.ts';
 import { makeAuthenticator } from './auth.ts';
+import { answerEarlyWithoutReset } from './early-answers.ts';
 import { errorHandler } from './error-mapping.ts';
 import { makeIdempotency } from './idempotency.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -88,6 +89,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // A client still uploading when it is answered early (401, 413, 415, 429) gets the answer, not a
+  // reset: up to 16 MiB more are read and discarded, for up to 10 s.
+  answerEarlyWithoutReset(app, { drainLimitBytes: 16 * 1024 * 1024, drainTimeoutMs: 10_000 });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
