@@ -60,12 +60,25 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
     say('Tocsin worker started');
   }
 
-  closeWithGrace({ delay: 30_000, logger: { error: (message) => logger.error(message) } }, async ({ signal, err }) => {
+  // SPEC section 1: on SIGTERM or SIGINT, exit 0 within SHUTDOWN_TIMEOUT_SECONDS even under a
+  // backlog or with an upload in flight. service.close() keeps to the deadline by itself; the race
+  // below is the backstop if closing a pool hangs, and close-with-grace's own delay (which exits 1)
+  // the last resort if the event loop is stuck.
+  const timeoutMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+  closeWithGrace({ delay: timeoutMs + 5000, logger: { error: (message) => logger.error(message) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error');
-    else logger.info({ signal }, 'shutting down');
-    // Stop taking requests and let in-flight ones finish, then let in-flight jobs finish.
-    await service.close();
-    await embedded?.stop();
+    else logger.info({ signal, timeout_seconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutting down');
+    const closed = (async () => {
+      // The embedded PostgreSQL stops last, so it gets the last moments of the deadline.
+      await service.close(embedded ? Math.max(timeoutMs / 2, timeoutMs - 2000) : timeoutMs - 250);
+      await embedded?.stop();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, timeoutMs - 100)))),
+    ]).finally(() => clearTimeout(timer));
+    if (late) logger.warn({ timeout_seconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown deadline reached; exiting with what is left unclosed');
   });
 
   // First start: nobody can call the API without a key, so make one and show it once.

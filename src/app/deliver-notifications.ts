@@ -20,6 +20,11 @@ export interface DeliveryDeps {
   claim(channel: Channel, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]>;
   observe?(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'deferred', durationMs: number): void;
   random?: () => number;
+  /**
+   * Aborted when the process shuts down (SPEC section 1): a batch stops waiting for the rate
+   * limit and starts nothing more; what it claimed but did not start goes back to the queue.
+   */
+  stopping?: AbortSignal;
 }
 
 export interface ClaimedJob {
@@ -71,6 +76,7 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
   let retryInMs = 0;
   const waitUntil = Date.now() + RATE_LIMIT_WAIT_MS;
   for (;;) {
+    if (deps.stopping?.aborted) break;
     let grant: Awaited<ReturnType<ChannelRateLimiter['acquire']>>;
     try {
       grant = await deps.rateLimiter.acquire(channel, waiting.length);
@@ -85,7 +91,7 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
     waiting = waiting.slice(grant.granted);
     retryInMs = grant.retry_in_ms;
     if (waiting.length === 0 || Date.now() + retryInMs > waitUntil) break;
-    await sleep(retryInMs);
+    await sleep(retryInMs, undefined, deps.stopping ? { signal: deps.stopping } : {}).catch(() => {});
   }
   return { outcomes: await Promise.all(inFlight), waiting, retryInMs };
 }
