@@ -105,7 +105,7 @@ describe.skipIf(!asRoot)('npm start as root in a mktemp -d folder', () => {
     expect(first.output()).toContain(`cannot enter ${folder}`);
     const api = (port: number, method: string, url: string, body?: unknown) =>
       fetch(`http://127.0.0.1:${port}${url}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-    const incident = await (await api(first.port, 'POST', '/v1/incidents', { title: 'Written before the restart' })).json();
+    const incident = (await (await api(first.port, 'POST', '/v1/incidents', { title: 'Written before the restart' })).json()) as { id: string };
     expect(incident.id).toBeDefined();
     expect(await first.stop(), first.output()).toBe(0);
 
@@ -119,7 +119,7 @@ describe.skipIf(!asRoot)('npm start as root in a mktemp -d folder', () => {
     expect(second.output()).not.toContain('First start');
     const again = await api(second.port, 'GET', `/v1/incidents/${incident.id}`);
     expect(again.status).toBe(200);
-    expect((await again.json()).title).toBe('Written before the restart');
+    expect(((await again.json()) as { title: string }).title).toBe('Written before the restart');
     expect(await second.stop(), second.output()).toBe(0);
 
     // The newcomer's folders were never chmod-ed.
