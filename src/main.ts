@@ -53,6 +53,7 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
     const base = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     say(`Tocsin ${role} listening on ${base}`);
     say(`API docs: ${base}/docs (OpenAPI: ${base}/openapi.json)`);
+    if (process.env.PUBLIC_URL) say(`Public URL: ${config.PUBLIC_URL}`);
   } else {
     say('Tocsin worker started');
   }
