@@ -100,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (Value.Check(schema, value)) {
       values[name] = value;
     } else {
-      const shown = /KEY|TOKEN|SECRET|URL|SID/.test(name) ? '(value hidden)' : JSON.stringify(raw);
+      const shown = /KEY|TOKEN|SECRET|URL|SID/.test(name) && name !== 'PUBLIC_URL' ? '(value hidden)' : JSON.stringify(raw);
       problems.push(`${name} must be ${(schema as { description?: string }).description ?? 'valid'}; got ${shown}`);
     }
   }
