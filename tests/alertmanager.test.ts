@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/receivers.ts';
+import { requiredTool } from './helpers/required-tool.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 import { freePort } from '../src/adapters/free-port.ts';
 
@@ -207,14 +207,13 @@ describe('Alertmanager webhook payloads', () => {
 // ---------------------------------------------------------------------------------------------
 // A real Alertmanager
 
-const alertmanagerBinary = ['/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager', '/usr/bin/alertmanager'].find((file) => existsSync(file));
-if (!alertmanagerBinary) {
-  console.warn('SKIPPED: the real-Alertmanager test of tests/alertmanager.test.ts needs /usr/bin/prometheus-alertmanager (apt-get install prometheus-alertmanager; .ci/run does it)');
-}
+const alertmanager = requiredTool('Prometheus Alertmanager', {
+  paths: ['/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager', '/usr/bin/alertmanager'],
+  install: 'apt-get install prometheus-alertmanager; .ci/run does it',
+});
 
-
-describe.skipIf(!alertmanagerBinary)(
-  `a real Prometheus Alertmanager${alertmanagerBinary ? '' : ' (SKIPPED: prometheus-alertmanager is not installed; apt-get install prometheus-alertmanager)'}`,
+describe.skipIf(alertmanager.skip)(
+  `a real Prometheus Alertmanager${alertmanager.label}`,
   () => {
     let child: ChildProcess | undefined;
     let dir: string;
@@ -224,6 +223,7 @@ describe.skipIf(!alertmanagerBinary)(
     let routingKey: string;
 
     beforeAll(async () => {
+      const binary = alertmanager.assertPresent();
       await t.app.listen({ port: 0, host: '127.0.0.1' });
       const tocsin = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
       webhookKey = (await t.call({ method: 'POST', url: '/v1/integrations', payload: { type: 'alertmanager', name: 'am-webhook' } })).json().key;
@@ -259,7 +259,7 @@ receivers:
       await writeFile(path.join(dir, 'alertmanager.yml'), config);
       const port = await freePort();
       amUrl = `http://127.0.0.1:${port}`;
-      child = spawn(alertmanagerBinary!, [
+      child = spawn(binary, [
         `--config.file=${path.join(dir, 'alertmanager.yml')}`,
         `--storage.path=${path.join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEARTBEAT_CHECK_QUEUE } from '../src/adapters/queue/heartbeat-check-writes.ts';
 import { eventually } from './helpers/receivers.ts';
+import { createTeam } from './helpers/people.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 // SPEC section 6: heartbeats, with intervals of a second or two, checked by pg-boss jobs run by
@@ -8,10 +9,11 @@ import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 let t: TestApp;
 let other: TestApp;
-const teamId = '0d4c6f3e-8a7b-4c2d-9e1f-6a5b4c3d2e1f';
+let teamId: string;
 
 beforeAll(async () => {
   t = await startTestApp({ role: 'all', env: { RATE_LIMIT_MAX: '100000' } });
+  teamId = await createTeam(t);
   other = await startTestApp({ role: 'all', env: { RATE_LIMIT_MAX: '100000' }, shareDatabaseOf: t });
 });
 afterAll(async () => {
@@ -143,18 +145,21 @@ describe('heartbeats', () => {
     expect((await t.call({ method: 'DELETE', url: `/v1/heartbeats/${created.id}` })).json().code).toBe('HEARTBEAT_NOT_FOUND');
   });
 
-  it('rate limits pings per client IP, GET as well as POST', async () => {
-    const created = await createHeartbeat('chatty', 3600);
-    const limited = await startTestApp({ env: { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_SECONDS: '3600' }, shareDatabaseOf: t });
+  it('rate limits pings per heartbeat key, GET as well as POST, never per client address (SPEC section 2)', async () => {
+    const [chatty, quiet] = [await createHeartbeat('chatty', 3600), await createHeartbeat('quiet', 3600)];
+    const limited = await startTestApp({ env: { INTAKE_RATE_LIMIT_PER_MINUTE: '2' }, shareDatabaseOf: t });
     try {
-      const send = (method: 'GET' | 'POST', ip: string) => limited.app.inject({ method, url: created.url, remoteAddress: ip });
-      expect((await send('GET', '10.9.0.1')).statusCode).toBe(200);
-      expect((await send('POST', '10.9.0.1')).statusCode).toBe(200);
-      const refused = await send('GET', '10.9.0.1');
+      const send = (method: 'GET' | 'POST', url: string, ip: string) => limited.app.inject({ method, url, remoteAddress: ip });
+      expect((await send('GET', chatty.url, '10.9.0.1')).statusCode).toBe(200);
+      expect((await send('POST', chatty.url, '10.9.0.1')).statusCode).toBe(200);
+      const refused = await send('GET', chatty.url, '10.9.0.1');
       expect(refused.statusCode).toBe(429);
       expect(refused.json().code).toBe('RATE_LIMIT_EXCEEDED');
-      expect(refused.headers['retry-after']).toBeDefined();
-      expect((await send('GET', '10.9.0.2')).statusCode).toBe(200);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await send('POST', chatty.url, '10.9.0.2')).statusCode).toBe(429);
+      // Another heartbeat pinged from the same address has its own budget.
+      expect((await send('GET', quiet.url, '10.9.0.1')).statusCode).toBe(200);
+      expect((await send('POST', quiet.url, '10.9.0.1')).statusCode).toBe(200);
     } finally {
       await limited.close();
     }

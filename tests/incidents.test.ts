@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeam, createUser } from './helpers/people.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 let t: TestApp;
@@ -89,7 +90,7 @@ describe('creating and reading incidents', () => {
     const past = await t.call({ method: 'GET', url: `/v1/incidents?q=${marker}&to=2000-01-01T00:00:00Z` });
     expect(past.json().data).toEqual([]);
 
-    const team = '11111111-1111-4111-8111-111111111111';
+    const team = await createTeam(t);
     const c = await openIncident({ title: `team ${marker}`, team_id: team });
     const byTeam = await t.call({ method: 'GET', url: `/v1/incidents?team_id=${team}` });
     expect(byTeam.json().data.map((i: { id: string }) => i.id)).toEqual([c.id]);
@@ -159,7 +160,7 @@ describe('the status state machine (SPEC section 3)', () => {
 describe('changing, commenting and deleting', () => {
   it('patches fields, records what changed, and bumps the ETag', async () => {
     const incident = await openIncident();
-    const assignee = '22222222-2222-4222-8222-222222222222';
+    const assignee = (await createUser(t)).id;
     const response = await t.call({
       method: 'PATCH',
       url: `/v1/incidents/${incident.id}`,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeam } from './helpers/people.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 
 // SPEC section 6: integration keys and the PagerDuty Events API v2 (POST /v2/enqueue), case by case.
@@ -6,10 +7,11 @@ import { startTestApp, type TestApp } from './helpers/test-app.ts';
 let t: TestApp;
 let routingKey: string;
 let integrationId: string;
-const teamId = '5b0e5f7a-3c1d-4f0e-9a51-2f1d8f0b7c11';
+let teamId: string;
 
 beforeAll(async () => {
   t = await startTestApp({ env: { RATE_LIMIT_MAX: '100000' } });
+  teamId = await createTeam(t);
   const created = await t.call({ method: 'POST', url: '/v1/integrations', payload: { type: 'events_v2', name: 'datadog', team_id: teamId } });
   expect(created.statusCode).toBe(201);
   routingKey = created.json().key;
@@ -300,17 +302,27 @@ describe('POST /v2/enqueue (PagerDuty Events API v2)', () => {
     expect((await timeline(incidents[0]!.id)).filter((e) => e.type === 'alert.received')).toHaveLength(12);
   });
 
-  it('is rate limited per client IP, in PagerDuty\'s throttle shape', async () => {
-    const limited = await startTestApp({ env: { RATE_LIMIT_MAX: '3' }, shareDatabaseOf: t });
+  it('is rate limited per routing_key, not per client address, in PagerDuty\'s throttle shape (SPEC section 2)', async () => {
+    const limited = await startTestApp({ env: { INTAKE_RATE_LIMIT_PER_MINUTE: '3', RATE_LIMIT_MAX: '100000' }, shareDatabaseOf: t });
     try {
-      const send = (ip: string) =>
-        limited.app.inject({ method: 'POST', url: '/v2/enqueue', remoteAddress: ip, payload: { routing_key: routingKey, event_action: 'resolve', dedup_key: 'nothing' } });
-      for (let i = 0; i < 3; i++) expect((await send('10.1.1.1')).statusCode).toBe(202);
-      const refused = await send('10.1.1.1');
+      // Fresh keys: the counters are shared with the other process, where this file spent routingKey.
+      const make = async (name: string) => {
+        const created = await limited.call({ method: 'POST', url: '/v1/integrations', payload: { type: 'events_v2', name } });
+        expect(created.statusCode, created.body).toBe(201);
+        return created.json().key as string;
+      };
+      const [flooded, other] = [await make('flooded sender'), await make('another sender')];
+      const send = (key: string, ip: string) =>
+        limited.app.inject({ method: 'POST', url: '/v2/enqueue', remoteAddress: ip, payload: { routing_key: key, event_action: 'resolve', dedup_key: 'nothing' } });
+      for (let i = 0; i < 3; i++) expect((await send(flooded, '10.1.1.1')).statusCode).toBe(202);
+      const refused = await send(flooded, '10.1.1.1');
       expect(refused.statusCode).toBe(429);
-      expect(refused.headers['retry-after']).toBeDefined();
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(refused.json()).toMatchObject({ status: 'throttle event', code: 'RATE_LIMIT_EXCEEDED', errors: [expect.any(String)] });
-      expect((await send('10.1.1.2')).statusCode).toBe(202);
+      // The key is spent from any address; another key behind the same address is not.
+      expect((await send(flooded, '10.1.1.2')).statusCode).toBe(429);
+      for (let i = 0; i < 3; i++) expect((await send(other, '10.1.1.1')).statusCode).toBe(202);
     } finally {
       await limited.close();
     }

@@ -58,3 +58,75 @@ describe('cursor pagination (SPEC section 2)', () => {
     expect((await t.call({ method: 'GET', url: '/v1/incidents?q=sizes&limit=500' })).json().next_cursor).toBeNull();
   });
 });
+
+/** Walks any list with `limit` and `next_cursor`, returning the ids (or a key) in order. */
+async function walkList(url: string, limit: number, keyOf: (item: Record<string, unknown>) => string = (item) => String(item.id)) {
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const separator = url.includes('?') ? '&' : '?';
+    const response = await t.call({ method: 'GET', url: `${url}${separator}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}` });
+    expect(response.statusCode, response.body).toBe(200);
+    const body = response.json();
+    expect(Object.keys(body).sort()).toEqual(['data', 'next_cursor']);
+    expect(body.data.length).toBeLessThanOrEqual(limit);
+    seen.push(...body.data.map(keyOf));
+    cursor = body.next_cursor;
+    pages++;
+  } while (cursor);
+  return { seen, pages };
+}
+
+describe('every list paginates (SPEC section 2)', () => {
+  it('API keys, integrations and heartbeats, oldest first', async () => {
+    const created = { keys: [] as string[], integrations: [] as string[], heartbeats: [] as string[] };
+    for (let i = 0; i < 5; i++) {
+      created.keys.push((await t.call({ method: 'POST', url: '/v1/api-keys', payload: { name: `k${i}`, scopes: ['read'] } })).json().id);
+      created.integrations.push((await t.call({ method: 'POST', url: '/v1/integrations', payload: { type: 'alertmanager', name: `i${i}` } })).json().id);
+      created.heartbeats.push((await t.call({ method: 'POST', url: '/v1/heartbeats', payload: { name: `h${i}`, interval_seconds: 3600 } })).json().id);
+    }
+    const keys = await walkList('/v1/api-keys', 2);
+    expect(keys.seen.slice(-5)).toEqual(created.keys); // after the test app's own three
+    expect(new Set(keys.seen).size).toBe(keys.seen.length);
+    expect((await walkList('/v1/integrations', 2)).seen).toEqual(created.integrations);
+    const heartbeats = await walkList('/v1/heartbeats', 3);
+    expect(heartbeats).toEqual({ seen: created.heartbeats, pages: 2 });
+  });
+
+  it('timelines, oldest first in the order events were written, and escalation steps', async () => {
+    const incident = (await t.call({ method: 'POST', url: '/v1/incidents', payload: { title: 'talkative' } })).json();
+    for (let i = 0; i < 12; i++) {
+      expect((await t.call({ method: 'POST', url: `/v1/incidents/${incident.id}/comments`, payload: { body: `comment ${i}` } })).statusCode).toBe(201);
+    }
+    const events = await walkList(`/v1/incidents/${incident.id}/events`, 5, (e) => `${e.type}:${(e.data as { body?: string }).body ?? ''}`);
+    expect(events.pages).toBe(3);
+    expect(events.seen).toEqual(['incident.created:', ...Array.from({ length: 12 }, (_, i) => `incident.comment:comment ${i}`)]);
+    const steps = await walkList(`/v1/incidents/${incident.id}/escalations`, 5);
+    expect(steps).toEqual({ seen: [], pages: 1 });
+  });
+
+  it('template versions, newest first within each channel and locale', async () => {
+    for (let i = 0; i < 7; i++) {
+      for (const locale of ['en', 'fr']) {
+        expect((await t.call({ method: 'POST', url: '/v1/templates', payload: { slug: 'paged.list', channel: 'sms', locale, body: `v${i}` } })).statusCode).toBe(201);
+      }
+    }
+    const versions = await walkList('/v1/templates/paged.list/versions', 4, (v) => `${v.locale}/${v.version}`);
+    expect(versions.pages).toBe(4);
+    expect(versions.seen).toEqual([...[7, 6, 5, 4, 3, 2, 1].map((v) => `en/${v}`), ...[7, 6, 5, 4, 3, 2, 1].map((v) => `fr/${v}`)]);
+  });
+
+  it('refuses a cursor it did not give out, and a limit out of range, on every list', async () => {
+    const incident = (await t.call({ method: 'POST', url: '/v1/incidents', payload: { title: 'x' } })).json();
+    const lists = ['/v1/api-keys', '/v1/integrations', '/v1/heartbeats', `/v1/incidents/${incident.id}/events`, `/v1/incidents/${incident.id}/escalations`,
+      '/v1/templates/incident.page/versions', '/v1/templates', '/v1/incidents', '/v1/notifications', '/v1/users', '/v1/teams', '/v1/escalation-policies'];
+    for (const list of lists) {
+      for (const query of ['cursor=bm90LW1pbmU', 'limit=0', 'limit=501']) {
+        const response = await t.call({ method: 'GET', url: `${list}?${query}` });
+        expect(response.statusCode, `${list}?${query}: ${response.body}`).toBe(400);
+        expect(response.json().code).toBe('VALIDATION_ERROR');
+      }
+    }
+  });
+});

@@ -170,6 +170,8 @@ describe('starting', () => {
   it.each([
     ['PORT', 'abc'],
     ['LOG_LEVEL', 'loud'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['PUBLIC_URL', 'https://tocsin.example.com/path'],
   ])('a bad %s stops the process with a message naming it', async (name, value) => {
     // A valid DATABASE_URL, so that if the bad value were accepted the process would not fall
     // back to an embedded PostgreSQL in the working directory.

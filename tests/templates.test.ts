@@ -57,7 +57,13 @@ describe('versions', () => {
     expect(shown.statusCode).toBe(200);
     const summary = (x: { channel: string; locale: string; version: number }) => `${x.channel}/${x.locale}/v${x.version}`;
     expect(shown.json().latest.map(summary)).toEqual(['push/en/v1', 'sms/en/v2', 'sms/pt/v1']);
-    expect(shown.json().versions.map(summary)).toEqual(['push/en/v1', 'sms/en/v2', 'sms/en/v1', 'sms/pt/v1']);
+    expect(shown.json()).not.toHaveProperty('versions');
+    const versions = await t.call({ method: 'GET', url: `/v1/templates/${slug}/versions`, as: 'read' });
+    expect(versions.json().data.map(summary)).toEqual(['push/en/v1', 'sms/en/v2', 'sms/en/v1', 'sms/pt/v1']);
+    expect(versions.json().next_cursor).toBeNull();
+    const sms = await t.call({ method: 'GET', url: `/v1/templates/${slug}/versions?channel=sms&locale=en`, as: 'read' });
+    expect(sms.json().data.map(summary)).toEqual(['sms/en/v2', 'sms/en/v1']);
+    expect((await t.call({ method: 'GET', url: `/v1/templates/${unique('none')}/versions`, as: 'read' })).json().code).toBe('TEMPLATE_NOT_FOUND');
 
     const rendered = await render(slug, { channel: 'sms', variables: { name: 'Bo' } });
     expect(rendered.json()).toMatchObject({ version: 2, content: 'Hello Bo!' });

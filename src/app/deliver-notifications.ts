@@ -29,6 +29,11 @@ export interface DeliveryDeps {
   /** How long a failed claim or outcome write is retried before the batch gives up (default 4 min). */
   writeRetryMs?: number;
   logger?: WorkLog;
+  /**
+   * Aborted when the process shuts down (SPEC section 1): a batch stops waiting for the rate
+   * limit and starts nothing more; what it claimed but did not start goes back to the queue.
+   */
+  stopping?: AbortSignal;
 }
 
 export interface ClaimedJob {
@@ -92,6 +97,7 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
   let retryInMs = 0;
   const waitUntil = Date.now() + RATE_LIMIT_WAIT_MS;
   for (;;) {
+    if (deps.stopping?.aborted) break;
     let grant: Awaited<ReturnType<ChannelRateLimiter['acquire']>>;
     try {
       grant = await deps.rateLimiter.acquire(channel, waiting.length);
@@ -106,7 +112,7 @@ async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, clai
     waiting = waiting.slice(grant.granted);
     retryInMs = grant.retry_in_ms;
     if (waiting.length === 0 || Date.now() + retryInMs > waitUntil) break;
-    await sleep(retryInMs);
+    await sleep(retryInMs, undefined, deps.stopping ? { signal: deps.stopping } : {}).catch(() => {});
   }
   return { outcomes: await Promise.all(inFlight), waiting, retryInMs };
 }

@@ -11,6 +11,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { NewHeartbeatRow } from '../ports/intake-writes.ts';
 import { within, type Stores, type Transact } from '../ports/unit-of-work.ts';
 import { createIncident, updateIncident, type Context } from './incident-use-cases.ts';
+import { checkReferences, noteMissingTeam, teamStillThere } from './references.ts';
 
 // Heartbeats (SPEC section 6). The row holds the truth (status, due_at); the queue only wakes a
 // check at due_at. Every check and ping locks the heartbeat's row first, so a ping and a check
@@ -33,6 +34,7 @@ const joinedAs = (stores: Stores, ctx: HeartbeatContext, heartbeat: Heartbeat): 
 /** A new heartbeat is due one interval after its creation, and its first check is armed with it. */
 export async function createHeartbeat(ctx: HeartbeatContext, row: NewHeartbeatRow): Promise<Heartbeat> {
   return ctx.transact(async (stores) => {
+    if (row.team_id) await checkReferences(stores, [{ field: 'body.team_id', kind: 'team', id: row.team_id }]);
     const heartbeat = await stores.heartbeats.insert(row);
     await stores.heartbeatChecks.arm(heartbeat.id, heartbeat.due_at);
     return heartbeat;
@@ -82,12 +84,14 @@ export async function checkHeartbeat(ctx: HeartbeatContext, id: string): Promise
       return 'checked_again';
     }
     const actor = heartbeatActor(heartbeat);
+    const teamId = await teamStillThere(stores, heartbeat.team_id);
     const incident = await createIncident(joinedAs(stores, ctx, heartbeat), {
       ...missedIncident(heartbeat),
-      team_id: heartbeat.team_id,
+      team_id: teamId,
       source: 'heartbeat',
       dedup_key: heartbeatDedupKey(heartbeat),
     });
+    if (teamId !== heartbeat.team_id) await noteMissingTeam(stores, actor, incident.id, heartbeat.team_id!);
     const details = {
       heartbeat_id: heartbeat.id,
       name: heartbeat.name,

@@ -12,6 +12,7 @@ import type { Channel } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Stores, Transact } from '../ports/unit-of-work.ts';
 import { startPaging, stopPaging } from './paging.ts';
+import { checkReferences, type Reference } from './references.ts';
 
 /** Who acts, and the transaction to act in. Built per request by the HTTP adapter. */
 export interface Context {
@@ -32,6 +33,14 @@ export interface CreateIncidentInput {
   dedup_key?: string | null;
 }
 
+/** SPEC section 2: the team and the assignee an incident names must exist. */
+function incidentReferences(input: { team_id?: string | null; assignee_id?: string | null }): Reference[] {
+  return [
+    ...(input.team_id ? [{ field: 'body.team_id', kind: 'team' as const, id: input.team_id }] : []),
+    ...(input.assignee_id ? [{ field: 'body.assignee_id', kind: 'user' as const, id: input.assignee_id }] : []),
+  ];
+}
+
 export async function createIncident(ctx: Context, input: CreateIncidentInput): Promise<Incident> {
   const row = {
     title: input.title,
@@ -44,10 +53,15 @@ export async function createIncident(ctx: Context, input: CreateIncidentInput): 
     created_by: ctx.actor,
   };
   const created = { actor: ctx.actor, data: { title: row.title, severity: row.severity, source: row.source } };
-  // Without a team nobody is paged, and the incident with its timeline entry is one statement.
-  if (row.team_id === null) return ctx.transact.single(({ incidents }) => incidents.insert(row, created));
+  const references = incidentReferences(row);
+  // Without a team or an assignee to check nobody is paged, and the incident with its timeline
+  // entry is one statement.
+  if (references.length === 0) return ctx.transact.single(({ incidents }) => incidents.insert(row, created));
   return ctx.transact(async (stores) => {
+    // An incident is never opened for a team that does not exist: it would page nobody, silently.
+    await checkReferences(stores, references);
     const incident = await stores.incidents.insert(row, created);
+    if (row.team_id === null) return incident;
     // SPEC section 5: a new incident of a team pages its policy's level 0 at once. Paging
     // changes the incident's notification_status, so the incident is read again.
     if (await startPaging(stores, ctx, incident)) return (await stores.incidents.lock(incident.id))!;
@@ -78,6 +92,7 @@ export async function updateIncident(
       });
     }
     const { status, note, ...fields } = input;
+    await checkReferences(stores, incidentReferences(fields));
     // Decide the transition before anything is written, so an invalid one changes nothing.
     const transition = status === undefined ? undefined : decideTransition(current.status, status);
     const changes = diffIncident(current, fields);

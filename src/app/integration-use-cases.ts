@@ -1,7 +1,8 @@
-import { decideAlert, integrationActor, type AlertAction, type Integration } from '../domain/alert.ts';
+import { decideAlert, integrationActor, type AlertAction, type Integration, type IntegrationType } from '../domain/alert.ts';
 import type { Clock } from '../ports/clock.ts';
 import { within, type Stores, type Transact } from '../ports/unit-of-work.ts';
 import { createIncident, updateIncident, type Context } from './incident-use-cases.ts';
+import { checkReferences, noteMissingTeam, teamStillThere } from './references.ts';
 
 export interface IntegrationContext {
   transact: Transact;
@@ -40,13 +41,15 @@ export async function receiveAlert(ctx: IntegrationContext, integration: Integra
     switch (decision.kind) {
       case 'open': {
         if (action.kind !== 'trigger') throw new Error('only a trigger opens an incident');
+        const teamId = await teamStillThere(stores, integration.team_id);
         const incident = await createIncident(joined, {
           ...action.incident,
-          team_id: integration.team_id,
+          team_id: teamId,
           source: integration.type,
           dedup_key: action.dedup_key,
         });
         await stores.alerts.attach(incident.id, { integration_id: integration.id, details: action.details });
+        if (teamId !== integration.team_id) await noteMissingTeam(stores, actor, incident.id, integration.team_id!);
         await received(incident.id);
         return { outcome: 'created', incident_id: incident.id, dedup_key: action.dedup_key };
       }
@@ -61,6 +64,14 @@ export async function receiveAlert(ctx: IntegrationContext, integration: Integra
       case 'ignore':
         return { outcome: 'ignored', incident_id: null, dedup_key: action.dedup_key };
     }
+  });
+}
+
+/** POST /v1/integrations: the key is made here and shown once; the team, if any, must exist. */
+export async function createIntegration(ctx: { transact: Transact }, input: { type: IntegrationType; name: string; team_id: string | null }, key: { key_hash: string; key_prefix: string }): Promise<Integration> {
+  return ctx.transact(async (stores) => {
+    if (input.team_id) await checkReferences(stores, [{ field: 'body.team_id', kind: 'team', id: input.team_id }]);
+    return stores.alerts.insertIntegration({ ...input, ...key });
   });
 }
 

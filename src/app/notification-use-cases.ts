@@ -14,6 +14,7 @@ import { localeChain, renderTemplate, type ContentType } from '../domain/templat
 import type { User } from '../domain/user.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { NewNotificationRow, Stores, Transact } from '../ports/unit-of-work.ts';
+import { unknownReferences } from './references.ts';
 
 export interface NotificationContext {
   transact: Transact;
@@ -60,7 +61,10 @@ async function resolveInputs(stores: Stores, inputs: NotificationInput[], now: D
   const userIds = [...new Set(inputs.flatMap((input) => (input.user_id ? [input.user_id] : [])))];
   const users = new Map<string, User>((await stores.users.getMany(userIds)).map((user) => [user.id, user]));
   const templates = new Map<string, Awaited<ReturnType<Stores['templates']['findLatest']>>>();
-  const problems: Problem[] = [];
+  // SPEC section 2: an incident_id must name an incident (the foreign key would say so too, but
+  // without the field's path in a batch).
+  const problems: Problem[] = await unknownReferences(stores, inputs.flatMap((input, index) =>
+    input.incident_id ? [{ field: `${fieldOf(index)}.incident_id`, kind: 'incident' as const, id: input.incident_id }] : []));
   const missing: Problem[] = [];
   const resolved: Resolved[] = [];
 

@@ -90,6 +90,8 @@ export const timelineEventTypes = [
   'incident.updated',
   'incident.status_changed',
   'incident.comment',
+  // SPEC section 2: an intake's team no longer existed, so the incident opened without one.
+  'incident.team_missing',
   'notification.sent',
   'notification.failed',
   // SPEC section 6: an event from an integration, and a heartbeat that went quiet or came back.

@@ -1,3 +1,4 @@
+import type { Integration, IntegrationType } from '../domain/alert.ts';
 import type { Heartbeat } from '../domain/heartbeat.ts';
 import type { IncidentStatus } from '../domain/incident.ts';
 
@@ -5,6 +6,8 @@ import type { IncidentStatus } from '../domain/incident.ts';
 // beside the incident and timeline writes that every incident change goes through.
 
 export interface AlertWrites {
+  /** Inserts an integration with the hash of its new key. */
+  insertIntegration(row: { type: IntegrationType; name: string; team_id: string | null; key_hash: string; key_prefix: string }): Promise<Integration>;
   /**
    * Serialises every event for one (integration, dedup_key) until the transaction ends, so two
    * triggers racing for a new key open one incident, not two.

@@ -57,6 +57,8 @@ export interface PolicyWrites {
 export interface TeamWrites {
   insert(row: { name: string; member_ids: string[]; escalation_policy_id: string | null }): Promise<Team>;
   get(id: string): Promise<Team | undefined>;
+  /** Which of these ids are teams. */
+  existing(ids: string[]): Promise<string[]>;
 }
 
 /** One step of an incident's escalation (table incident_escalations). */

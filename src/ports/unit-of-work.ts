@@ -68,6 +68,8 @@ export interface IncidentWrites {
     at: Date,
   ): Promise<Incident>;
   remove(id: string): Promise<boolean>;
+  /** Which of these ids are incidents. */
+  existing(ids: string[]): Promise<string[]>;
 }
 
 export interface NewTimelineEvent {

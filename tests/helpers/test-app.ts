@@ -1,4 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
 import { createApiKey } from '../../src/adapters/postgres/api-key-store.ts';
 import type { Database } from '../../src/adapters/postgres/database.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -22,7 +23,7 @@ export interface TestApp {
  * and workers with `role: 'all'`. `shareDatabaseOf` starts a second "process" on the same database.
  */
 export async function startTestApp(
-  options: { env?: Record<string, string>; shareDatabaseOf?: TestApp; role?: ServiceRole } = {},
+  options: { env?: Record<string, string>; shareDatabaseOf?: TestApp; role?: ServiceRole; logger?: Logger } = {},
 ): Promise<TestApp> {
   const database = options.shareDatabaseOf ? undefined : await createTestDatabase();
   const url = options.shareDatabaseOf?.databaseUrl ?? database!.url;
@@ -30,7 +31,7 @@ export async function startTestApp(
   const service = await startService({
     role: options.role ?? 'api',
     config,
-    logger: makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    logger: options.logger ?? makeLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     databaseUrl: url,
   });
   const app = service.app!;

@@ -1,7 +1,9 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadEmbeddedPostgres } from '../../src/adapters/postgres/embedded-postgres.ts';
+import { fileURLToPath } from 'node:url';
+import { initCluster, startCluster } from '../../src/adapters/postgres/embedded-postgres.ts';
+import { postgresUser, reachableBinaries } from '../../src/adapters/postgres/postgres-home.ts';
 import { freePort } from '../../src/adapters/free-port.ts';
 
 /**
@@ -36,31 +38,30 @@ async function tryTestcontainers(log: (line: string) => void): Promise<TestServe
 }
 
 
-async function startEmbedded(): Promise<TestServer> {
-  // The temporary folder is enterable by the `postgres` user that runs PostgreSQL when we are root.
+async function startEmbedded(log: (line: string) => void): Promise<TestServer> {
+  // As root, PostgreSQL runs as the `postgres` user: the data goes in a temporary folder of our
+  // own that it can enter, and the binaries are copied to /var/lib/tocsin/<checkout id>/ when it
+  // cannot reach this checkout (SPEC section 1), as `npm start` does.
+  const runAs = process.getuid?.() === 0 ? postgresUser() : undefined;
+  const checkout = fileURLToPath(new URL('../..', import.meta.url));
+  const { binaries, copied } = await reachableBinaries(checkout, runAs);
+  if (copied) log(`the postgres user cannot reach this checkout; PostgreSQL binaries copied to ${copied}`);
   const dir = await mkdtemp(path.join(tmpdir(), 'tocsin-test-pg-'));
   await chmod(dir, 0o755); // mkdtemp makes it owner-only
-  const port = await freePort();
-  // Loaded without its exit hooks: they call process.exit(0) on beforeExit, which turned a failing
-  // test run into exit code 0 (CI would have passed it).
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const postgres = new EmbeddedPostgres({
-    databaseDir: path.join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off'],
-    onLog: () => {},
+  const dataDir = path.join(dir, 'data');
+  await initCluster({ binaries, dataDir, password: 'postgres', runAs });
+  const cluster = await startCluster({
+    binaries,
+    dataDir,
+    port: await freePort(),
+    runAs,
+    flags: ['-c', 'max_connections=300', '-c', 'fsync=off'],
   });
-  await postgres.initialise();
-  await postgres.start();
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:postgres@127.0.0.1:${cluster.port}/postgres`,
     kind: 'embedded-postgres',
     stop: async () => {
-      await postgres.stop();
+      await cluster.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -69,5 +70,5 @@ async function startEmbedded(): Promise<TestServer> {
 export async function startTestServer(log: (line: string) => void): Promise<TestServer> {
   const given = process.env.TEST_DATABASE_URL;
   if (given) return { url: given, kind: 'TEST_DATABASE_URL', stop: async () => {} };
-  return (await tryTestcontainers(log)) ?? (await startEmbedded());
+  return (await tryTestcontainers(log)) ?? (await startEmbedded(log));
 }

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { DomainError } from '../../domain/errors.ts';
+import { redactUrl } from '../../logger.ts';
 import type { PgBoss } from 'pg-boss';
 import type { Channel } from '../../domain/notification.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -9,6 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import { makeTransact } from '../postgres/unit-of-work.ts';
 import type { Database } from '../postgres/database.ts';
 import { makeAuthenticator } from './auth.ts';
+import { answerEarlyWithoutReset } from './early-answers.ts';
 import { errorHandler } from './error-mapping.ts';
 import { makeIdempotency } from './idempotency.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -37,6 +39,9 @@ export interface AppDeps {
     RATE_LIMIT_MAX: number;
     RATE_LIMIT_WINDOW_SECONDS: number;
     IDEMPOTENCY_TTL_HOURS: number;
+    INTAKE_RATE_LIMIT_PER_MINUTE: number;
+    /** SPEC section 1: whose X-Forwarded-For and X-Forwarded-Proto to believe. */
+    TRUST_PROXY: boolean | number | string[];
   };
   /** Largest accepted request body; larger ones are 413 PAYLOAD_TOO_LARGE. */
   bodyLimitBytes?: number;
@@ -44,6 +49,8 @@ export interface AppDeps {
 
 // X-Request-ID is honoured when it is short and plain; anything else is replaced.
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -55,6 +62,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && saneRequestId.test(given) ? given : crypto.randomUUID();
     },
     bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    // request.ip (rate limits, logs) and request.protocol come from the proxy's headers only when
+    // the operator says which proxies to trust.
+    // A hop count trusts that many proxies nearest to the server (what Fastify does with a number,
+    // which its types do not accept).
+    trustProxy: typeof deps.config.TRUST_PROXY === 'number' ? trustHops(deps.config.TRUST_PROXY) : deps.config.TRUST_PROXY,
     // Closing waits for in-flight requests but drops idle keep-alive sockets at once.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -78,6 +90,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // A client still uploading when it is answered early (401, 413, 415, 429) gets the answer, not a
+  // reset: up to 16 MiB more are read and discarded, for up to 10 s.
+  answerEarlyWithoutReset(app, { drainLimitBytes: 16 * 1024 * 1024, drainTimeoutMs: 10_000 });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.observeHttp(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
@@ -87,7 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
-    throw new DomainError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+    // Redacted: the path of a mistyped intake URL still holds its key, and this message is logged.
+    throw new DomainError('NOT_FOUND', `no route ${request.method} ${redactUrl(request.url.split('?')[0]!)}`);
   });
 
   await app.register(swagger, {
@@ -114,8 +130,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(incidentRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
   await app.register(incidentNotificationRoutes({ db: deps.db, auth }));
   await app.register(notificationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
-  await app.register(integrationRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem }));
-  await app.register(heartbeatRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem }));
+  const intakePerMinute = deps.config.INTAKE_RATE_LIMIT_PER_MINUTE;
+  await app.register(integrationRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem, intakePerMinute }));
+  await app.register(heartbeatRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem, intakePerMinute }));
   // SPEC section 5: templates, people and escalation.
   await app.register(templateRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
   await app.register(userRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));

@@ -30,6 +30,9 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ maxLength: 512, description: 'next_cursor from the previous page' })),
 };
 
+/** The querystring of a list without filters: only limit and cursor. */
+export const PageOnlyQuery = Type.Object(PageQuery, { additionalProperties: false });
+
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({ data: Type.Array(item), next_cursor: Nullable(Type.String()) });
 

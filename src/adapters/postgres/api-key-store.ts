@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Scope } from '../../domain/api-key.ts';
+import { decodeCursor, page, type PageFilter } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 // Keys are `tsn_` and 32 random bytes; only a SHA-256 hash is stored (a key is high-entropy, so
@@ -42,15 +43,15 @@ export async function findActiveKeyByHash(db: Executor, keyHash: string): Promis
   return row as ApiKeyRecord | undefined;
 }
 
-export async function listApiKeys(db: Executor): Promise<ApiKeyRecord[]> {
-  const rows = await db
-    .selectFrom('api_keys')
-    .select(columns)
-    .where('revoked_at', 'is', null)
-    .orderBy('created_at', 'asc')
-    .orderBy('id', 'asc')
-    .execute();
-  return rows as ApiKeyRecord[];
+/** The active keys, oldest first, a page at a time (SPEC section 2). */
+export async function listApiKeys(db: Executor, filter: PageFilter) {
+  let query = db.selectFrom('api_keys').select(columns).where('revoked_at', 'is', null);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) > (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(filter.limit + 1).execute();
+  return page(rows as ApiKeyRecord[], filter.limit);
 }
 
 /** Revokes rather than deletes, so the audit trail of what a key did keeps its name. */

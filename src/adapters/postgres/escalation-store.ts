@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { PAGE_EVENT } from '../../domain/escalation.ts';
 import type { Channel } from '../../domain/notification.ts';
 import type { EscalationStepRow, EscalationWrites } from '../../ports/people-writes.ts';
+import { decodeKeyCursor, pageBy, type PageFilter } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 const columns = ['incident_id', 'run', 'repeat_round', 'level', 'policy_id', 'status', 'due_at', 'paged_at', 'job_id'] as const;
@@ -9,18 +10,15 @@ const columns = ['incident_id', 'run', 'repeat_round', 'level', 'policy_id', 'st
 type Row = Omit<EscalationStepRow, 'round' | 'status'> & { repeat_round: number; status: string };
 const toStep = ({ repeat_round, status, ...row }: Row): EscalationStepRow => ({ ...row, round: repeat_round, status: status as EscalationStepRow['status'] });
 
-
-/** GET /v1/incidents/:id/escalations: every step of the incident's paging, in order. */
-export async function listEscalationSteps(db: Executor, incidentId: string): Promise<EscalationStepRow[]> {
-  const rows = await db
-    .selectFrom('incident_escalations')
-    .select(columns)
-    .where('incident_id', '=', incidentId)
-    .orderBy('run')
-    .orderBy('repeat_round')
-    .orderBy('level')
-    .execute();
-  return (rows as Row[]).map(toStep);
+/** GET /v1/incidents/:id/escalations: the steps of the incident's paging in the order they happen (run, round, level), a page at a time. */
+export async function listEscalationSteps(db: Executor, incidentId: string, filter: PageFilter) {
+  let query = db.selectFrom('incident_escalations').select(columns).where('incident_id', '=', incidentId);
+  if (filter.cursor) {
+    const [run, round, level] = decodeKeyCursor(filter.cursor, ['integer', 'integer', 'integer']);
+    query = query.where(sql<boolean>`(run, repeat_round, level) > (${run}, ${round}, ${level})`);
+  }
+  const rows = await query.orderBy('run').orderBy('repeat_round').orderBy('level').limit(filter.limit + 1).execute();
+  return pageBy((rows as Row[]).map(toStep), filter.limit, (step) => [step.run, step.round, step.level]);
 }
 
 export function makeEscalationWrites(db: Executor): EscalationWrites {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Heartbeat } from '../../domain/heartbeat.ts';
 import type { HeartbeatWrites } from '../../ports/intake-writes.ts';
 import { hashKey } from './api-key-store.ts';
+import { decodeCursor, page, type PageFilter } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 const columns = [
@@ -17,8 +18,15 @@ export async function findHeartbeatByKey(db: Executor, key: string): Promise<Hea
   return row as Heartbeat | undefined;
 }
 
-export async function listHeartbeats(db: Executor): Promise<Heartbeat[]> {
-  return (await db.selectFrom('heartbeats').select(columns).orderBy('created_at', 'asc').orderBy('id', 'asc').execute()) as Heartbeat[];
+/** Heartbeats, oldest first, a page at a time (SPEC section 2). */
+export async function listHeartbeats(db: Executor, filter: PageFilter) {
+  let query = db.selectFrom('heartbeats').select(columns);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) > (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(filter.limit + 1).execute();
+  return page(rows as Heartbeat[], filter.limit);
 }
 
 export async function deleteHeartbeat(db: Executor, id: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import type { Incident, IncidentStatus, Severity, TimelineEvent } from '../../domain/incident.ts';
 import type { IncidentWrites, TimelineWrites } from '../../ports/unit-of-work.ts';
-import { decodeCursor, page } from './cursor.ts';
+import { decodeCursor, decodeKeyCursor, page, pageBy, type PageFilter } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 const incidentColumns = [
@@ -58,14 +58,15 @@ export async function listIncidents(db: Executor, filter: IncidentFilter) {
   return page(rows as Incident[], filter.limit);
 }
 
-export async function listTimeline(db: Executor, incidentId: string): Promise<TimelineEvent[]> {
-  const rows = await db
-    .selectFrom('incident_events')
-    .select(eventColumns)
-    .where('incident_id', '=', incidentId)
-    .orderBy('seq', 'asc')
-    .execute();
-  return rows as TimelineEvent[];
+/** An incident's timeline, oldest first, a page at a time, in the order events were written (seq). */
+export async function listTimeline(db: Executor, incidentId: string, filter: PageFilter) {
+  let query = db.selectFrom('incident_events').select([...eventColumns, 'seq']).where('incident_id', '=', incidentId);
+  if (filter.cursor) {
+    const [seq] = decodeKeyCursor(filter.cursor, ['integer']);
+    query = query.where(sql<boolean>`seq > ${seq}`);
+  }
+  const rows = await query.orderBy('seq', 'asc').limit(filter.limit + 1).execute();
+  return pageBy(rows as (TimelineEvent & { seq: number | string })[], filter.limit, (row) => [Number(row.seq)]);
 }
 
 export function makeIncidentWrites(db: Executor): IncidentWrites {
@@ -99,6 +100,11 @@ export function makeIncidentWrites(db: Executor): IncidentWrites {
     async remove(id) {
       const result = await db.deleteFrom('incidents').where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
+    },
+    async existing(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('incidents').select('id').where('id', 'in', ids).execute();
+      return rows.map((r) => r.id);
     },
   };
 }

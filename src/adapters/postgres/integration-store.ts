@@ -4,6 +4,7 @@ import type { Integration, IntegrationType } from '../../domain/alert.ts';
 import type { IncidentStatus } from '../../domain/incident.ts';
 import type { AlertWrites } from '../../ports/intake-writes.ts';
 import { hashKey } from './api-key-store.ts';
+import { decodeCursor, page, type PageFilter } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 /**
@@ -17,16 +18,6 @@ export function generateIntakeKey(): { key: string; key_hash: string; key_prefix
 
 const columns = ['id', 'type', 'name', 'team_id', 'key_prefix', 'created_at'] as const;
 
-export async function createIntegration(db: Executor, input: { type: IntegrationType; name: string; team_id: string | null }) {
-  const { key, key_hash, key_prefix } = generateIntakeKey();
-  const row = await db
-    .insertInto('integrations')
-    .values({ ...input, key_hash, key_prefix })
-    .returning(columns)
-    .executeTakeFirstOrThrow();
-  return { integration: row as Integration, key };
-}
-
 /** The active integration of this type whose key this is; a revoked or unknown key finds nothing. */
 export async function findIntegrationByKey(db: Executor, key: string, type: IntegrationType): Promise<Integration | undefined> {
   const row = await db
@@ -39,15 +30,15 @@ export async function findIntegrationByKey(db: Executor, key: string, type: Inte
   return row as Integration | undefined;
 }
 
-export async function listIntegrations(db: Executor): Promise<Integration[]> {
-  const rows = await db
-    .selectFrom('integrations')
-    .select(columns)
-    .where('revoked_at', 'is', null)
-    .orderBy('created_at', 'asc')
-    .orderBy('id', 'asc')
-    .execute();
-  return rows as Integration[];
+/** The active integrations, oldest first, a page at a time (SPEC section 2). */
+export async function listIntegrations(db: Executor, filter: PageFilter) {
+  let query = db.selectFrom('integrations').select(columns).where('revoked_at', 'is', null);
+  if (filter.cursor) {
+    const after = decodeCursor(filter.cursor);
+    query = query.where(sql<boolean>`(created_at, id) > (${after.created_at}, ${after.id}::uuid)`);
+  }
+  const rows = await query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(filter.limit + 1).execute();
+  return page(rows as Integration[], filter.limit);
 }
 
 /** Revokes rather than deletes: its incidents keep their link, and its key stops working at once. */
@@ -63,6 +54,9 @@ export async function revokeIntegration(db: Executor, id: string): Promise<boole
 
 export function makeAlertWrites(db: Executor): AlertWrites {
   return {
+    async insertIntegration(row) {
+      return (await db.insertInto('integrations').values(row).returning(columns).executeTakeFirstOrThrow()) as Integration;
+    },
     async lockKey(integrationId, dedupKey) {
       // A transaction-scoped advisory lock on a 64-bit hash of the pair: a hash collision only
       // makes two keys wait for each other, never lets two events for one key pass together.

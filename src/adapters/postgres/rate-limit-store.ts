@@ -1,24 +1,36 @@
 import { sql } from 'kysely';
 import type { Executor } from './database.ts';
 
-const windowStartOf = (at: number, windowMs: number) => Math.floor(at / windowMs) * windowMs;
-
 /**
- * Adds `hits` to keys' counters of their fixed windows in one statement and reads back the
- * totals. Every API process shares the table, so the limit holds across processes (SPEC
- * section 2). Window starts are computed by the caller, so all processes agree on them.
+ * Adds `hits` to a key's counter and reads back the total of its current window. A window starts
+ * at the key's first counted request and lasts `windowMs`; a request after it ends starts the
+ * next one. Every API process shares the table, so a limit holds across processes (SPEC section
+ * 2), and PostgreSQL's clock decides when windows start and end, so processes agree on them.
  */
-export async function addRateLimitHits(
-  db: Executor,
-  entries: { key: string; window_start: number; hits: number }[],
-): Promise<Map<string, number>> {
-  const { rows } = await sql<{ key: string; hits: number }>`
-    insert into rate_limit_hits (key, window_start, hits)
-    select key, to_timestamp(start / 1000.0), hits
-    from unnest(${entries.map((e) => e.key)}::text[], ${entries.map((e) => e.window_start)}::float8[], ${entries.map((e) => e.hits)}::int[]) as v(key, start, hits)
-    on conflict (key, window_start) do update set hits = rate_limit_hits.hits + excluded.hits
-    returning key, hits`.execute(db);
-  return new Map(rows.map((r) => [r.key, r.hits]));
+export async function addRateLimitHits(db: Executor, entry: { key: string; window_ms: number; hits: number }) {
+  const { rows } = await sql<{ hits: number; ends_in_ms: number }>`
+    insert into rate_limit_hits as r (key, window_start, window_ms, hits)
+    values (${entry.key}, clock_timestamp(), ${entry.window_ms}, ${entry.hits})
+    on conflict (key) do update set
+      window_start = case when r.window_start + r.window_ms * interval '1 millisecond' <= excluded.window_start
+                          then excluded.window_start else r.window_start end,
+      window_ms = case when r.window_start + r.window_ms * interval '1 millisecond' <= excluded.window_start
+                       then excluded.window_ms else r.window_ms end,
+      hits = case when r.window_start + r.window_ms * interval '1 millisecond' <= excluded.window_start
+                  then excluded.hits else r.hits + excluded.hits end
+    returning hits,
+      greatest(1, ceil(extract(epoch from (window_start + window_ms * interval '1 millisecond' - clock_timestamp())) * 1000))::int as ends_in_ms`.execute(db);
+  return rows[0]!;
+}
+
+interface Window {
+  ends_at: number;
+  /** Requests this process may still admit without asking PostgreSQL. */
+  tokens: number;
+  /** The window's total in PostgreSQL when this process last reserved (what every process reserved). */
+  reserved: number;
+  /** PostgreSQL granted nothing: the budget is spent until the window ends. */
+  exhausted: boolean;
 }
 
 /**
@@ -31,45 +43,55 @@ export async function addRateLimitHits(
  * block is 1 and every request is counted in PostgreSQL.
  */
 export function makeRateLimitCounter(db: Executor) {
-  const state = new Map<string, { window_start: number; tokens: number; reserved: number }>();
+  const state = new Map<string, Window>();
   const inflight = new Map<string, Promise<unknown>>();
 
-  async function reserve(key: string, windowStart: number, max: number) {
+  async function reserve(key: string, windowMs: number, max: number): Promise<Window> {
     const block = Math.max(1, Math.floor(max / 20));
-    const totals = await addRateLimitHits(db, [{ key, window_start: windowStart, hits: block }]);
-    const total = totals.get(key) ?? block;
-    // The row lock serialises reservations, so `total - block` is exactly what was reserved before.
-    const granted = Math.max(0, Math.min(block, max - (total - block)));
-    return { granted, total };
+    const { hits, ends_in_ms } = await addRateLimitHits(db, { key, window_ms: windowMs, hits: block });
+    // The row lock serialises reservations, so `hits - block` is exactly what was reserved before.
+    const granted = Math.max(0, Math.min(block, max - (hits - block)));
+    const window = { ends_at: Date.now() + ends_in_ms, tokens: granted, reserved: Math.min(hits, max), exhausted: granted === 0 };
+    state.set(key, window);
+    if (state.size > 50_000) for (const [k, v] of state) if (v.ends_at <= Date.now()) state.delete(k);
+    return window;
   }
 
+  /** The key's window with a token left to spend, reserving a block when this process has none. */
+  async function current(key: string, windowMs: number, max: number): Promise<Window> {
+    // One reservation per key at a time in this process: concurrent requests wait for it.
+    while (inflight.has(key)) await inflight.get(key);
+    const known = state.get(key);
+    if (known && known.ends_at > Date.now() && (known.tokens > 0 || known.exhausted)) return known;
+    const pending = reserve(key, windowMs, max);
+    inflight.set(key, pending);
+    try {
+      return await pending;
+    } finally {
+      inflight.delete(key);
+    }
+  }
+
+  const answer = (window: Window, max: number) => ({
+    current: window.tokens === 0 ? max + 1 : Math.min(max, window.reserved - window.tokens),
+    ttl: Math.max(1, window.ends_at - Date.now()),
+  });
+
   return {
+    /** Counts one request; `current > max` means it is over the limit. */
     async hit(key: string, windowMs: number, max: number): Promise<{ current: number; ttl: number }> {
-      const now = Date.now();
-      const windowStart = windowStartOf(now, windowMs);
-      const ttl = windowStart + windowMs - now;
-      // One reservation per key at a time in this process: concurrent requests wait for it.
-      while (inflight.has(key)) await inflight.get(key);
-      let s = state.get(key);
-      if (!s || s.window_start !== windowStart) {
-        s = { window_start: windowStart, tokens: 0, reserved: 0 };
-        state.set(key, s);
-        if (state.size > 50_000) for (const [k, v] of state) if (v.window_start !== windowStart) state.delete(k);
+      for (;;) {
+        const window = await current(key, windowMs, max);
+        // Requests that waited for the same reservation may have spent it meanwhile: reserve again.
+        if (window.tokens === 0 && !window.exhausted) continue;
+        if (window.tokens === 0) return answer(window, max);
+        window.tokens -= 1;
+        return { current: Math.min(max, window.reserved - window.tokens), ttl: Math.max(1, window.ends_at - Date.now()) };
       }
-      if (s.tokens === 0) {
-        const pending = reserve(key, windowStart, max);
-        inflight.set(key, pending);
-        try {
-          const { granted, total } = await pending;
-          s.tokens = granted;
-          s.reserved = total;
-        } finally {
-          inflight.delete(key);
-        }
-        if (s.tokens === 0) return { current: max + 1, ttl };
-      }
-      s.tokens -= 1;
-      return { current: Math.min(max, s.reserved - s.tokens), ttl };
+    },
+    /** Whether a request would be admitted, without counting it (`current > max`: it would not). */
+    async read(key: string, windowMs: number, max: number): Promise<{ current: number; ttl: number }> {
+      return answer(await current(key, windowMs, max), max);
     },
   };
 }
@@ -77,7 +99,8 @@ export function makeRateLimitCounter(db: Executor) {
 export async function deleteOldRateLimitWindows(db: Executor): Promise<number> {
   const result = await db
     .deleteFrom('rate_limit_hits')
-    .where('window_start', '<', sql<Date>`now() - interval '1 day'`)
+    .where('window_start', '<', sql<Date>`now() - interval '1 minute'`)
+    .where(sql<boolean>`window_start + window_ms * interval '1 millisecond' < now()`)
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }

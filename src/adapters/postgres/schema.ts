@@ -62,6 +62,7 @@ export interface IdempotencyKeysTable {
 export interface RateLimitHitsTable {
   key: string;
   window_start: Timestamp;
+  window_ms: number;
   hits: number;
 }
 

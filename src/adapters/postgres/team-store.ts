@@ -45,5 +45,11 @@ export function makeTeamWrites(db: Executor): TeamWrites {
       return (await withMembers(db, [team]))[0]!;
     },
     get: (id) => getTeam(db, id),
+    async existing(ids) {
+      if (ids.length === 0) return [];
+      // FOR KEY SHARE: a team referenced by a change being made cannot be deleted under it.
+      const rows = await db.selectFrom('teams').select('id').where('id', 'in', ids).forKeyShare().execute();
+      return rows.map((r) => r.id);
+    },
   };
 }

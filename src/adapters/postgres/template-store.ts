@@ -1,16 +1,17 @@
 import { sql } from 'kysely';
-import { DomainError } from '../../domain/errors.ts';
 import type { Channel } from '../../domain/notification.ts';
 import type { Template } from '../../domain/template.ts';
 import type { TemplateWrites } from '../../ports/people-writes.ts';
+import { decodeKeyCursor, pageBy } from './cursor.ts';
 import type { Executor } from './database.ts';
 
 const columns = ['id', 'slug', 'channel', 'locale', 'version', 'subject', 'body', 'created_by', 'created_at'] as const;
 
-/** Every version of a slug, newest first within each channel and locale. */
-export async function templateVersions(db: Executor, slug: string): Promise<Template[]> {
+/** The latest version of a slug for each channel and locale it has (a handful: channels × locales). */
+export async function latestVersionsOf(db: Executor, slug: string): Promise<Template[]> {
   const rows = await db
     .selectFrom('templates')
+    .distinctOn(['channel', 'locale'])
     .select(columns)
     .where('slug', '=', slug)
     .orderBy('channel')
@@ -21,24 +22,23 @@ export async function templateVersions(db: Executor, slug: string): Promise<Temp
 }
 
 export interface TemplateFilter {
-  channel?: Channel;
-  locale?: string;
+  channel?: Channel | undefined;
+  locale?: string | undefined;
   limit: number;
-  cursor?: string;
+  cursor?: string | undefined;
 }
 
-// Keyset position of the template list: (slug, channel, locale), which is unique among latest versions.
-const encode = (t: Template) => Buffer.from(JSON.stringify([t.slug, t.channel, t.locale])).toString('base64url');
-function decode(cursor: string): [string, string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'string')) return value as [string, string, string];
-  } catch {
-    // fall through
+/** Every version of a slug, by channel and locale, newest first within each, a page at a time. */
+export async function templateVersions(db: Executor, slug: string, filter: TemplateFilter) {
+  let query = db.selectFrom('templates').select(columns).where('slug', '=', slug);
+  if (filter.channel) query = query.where('channel', '=', filter.channel);
+  if (filter.locale) query = query.where('locale', '=', filter.locale);
+  if (filter.cursor) {
+    const [channel, locale, version] = decodeKeyCursor(filter.cursor, ['string', 'string', 'integer']);
+    query = query.where(sql<boolean>`((channel, locale) > (${channel}, ${locale}) or (channel = ${channel} and locale = ${locale} and version < ${version}))`);
   }
-  throw new DomainError('VALIDATION_ERROR', 'cursor is not one this API gave out', [
-    { field: 'cursor', message: 'must be a next_cursor value from a previous page' },
-  ]);
+  const rows = (await query.orderBy('channel').orderBy('locale').orderBy('version', 'desc').limit(filter.limit + 1).execute()) as Template[];
+  return pageBy(rows, filter.limit, (t) => [t.channel, t.locale, t.version]);
 }
 
 /** GET /v1/templates: the latest version of each (slug, channel, locale), by slug. */
@@ -54,12 +54,12 @@ export async function listLatestTemplates(db: Executor, filter: TemplateFilter) 
   if (filter.channel) query = query.where('channel', '=', filter.channel);
   if (filter.locale) query = query.where('locale', '=', filter.locale);
   if (filter.cursor) {
-    const [slug, channel, locale] = decode(filter.cursor);
+    // Keyset position: (slug, channel, locale), which is unique among latest versions.
+    const [slug, channel, locale] = decodeKeyCursor(filter.cursor, ['string', 'string', 'string']);
     query = query.where(sql<boolean>`(slug, channel, locale) > (${slug}, ${channel}, ${locale})`);
   }
   const rows = (await query.limit(filter.limit + 1).execute()) as Template[];
-  const data = rows.slice(0, filter.limit);
-  return { data, next_cursor: rows.length > filter.limit ? encode(data[data.length - 1]!) : null };
+  return pageBy(rows, filter.limit, (t) => [t.slug, t.channel, t.locale]);
 }
 
 export function makeTemplateWrites(db: Executor): TemplateWrites {

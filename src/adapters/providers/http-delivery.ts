@@ -23,7 +23,11 @@ for (const [network, prefix] of [
 ] as const) privateRanges.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of [
   ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form (::7f00:1)
+  // NAT64 (RFC 6052) and 6to4 (RFC 3056) embed an IPv4 address, private ones included: a gateway
+  // translating 64:ff9b::a00:1 or 2002:a00:1:: would reach 10.0.0.1. Refused as a whole.
+  ['64:ff9b::', 96], // well-known NAT64
   ['64:ff9b:1::', 48], // local-use NAT64
+  ['2002::', 16], // 6to4
   ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local

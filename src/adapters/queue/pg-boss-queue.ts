@@ -34,9 +34,14 @@ export function makeBoss(options: { connectionString: string; logger: Logger; ma
       await boss.start();
       started = true;
     },
-    async stop() {
+    /**
+     * Stops fetching and waits up to `timeoutMs` for jobs in flight; pg-boss then fails what
+     * remains, to be retried. `close: false` keeps the pool open for writes still to come (requests
+     * in flight enqueue jobs); a later stop() closes it.
+     */
+    async stop(timeoutMs = 20_000, options: { close?: boolean } = {}) {
       started = false;
-      await boss.stop({ graceful: true, timeout: 20_000 });
+      await boss.stop({ graceful: true, timeout: timeoutMs, close: options.close ?? true });
     },
     isStarted: () => started,
   };

@@ -6,7 +6,7 @@ import { notFound } from '../../../domain/errors.ts';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../../postgres/api-key-store.ts';
 import type { Database } from '../../postgres/database.ts';
 import type { Authenticator } from '../auth.ts';
-import { errors, IdParams, Timestamp, Uuid } from '../schemas.ts';
+import { errors, IdParams, Page, PageOnlyQuery, Timestamp, Uuid } from '../schemas.ts';
 
 const Scope = Type.Enum([...scopes], { description: 'read < write < admin; each includes the ones before it' });
 
@@ -55,8 +55,12 @@ export const apiKeyRoutes = (deps: { db: Database; auth: Authenticator }): Fasti
 
     app.get('/v1/api-keys', {
       onRequest: deps.auth.require('admin'),
-      schema: { tags, summary: 'List active API keys (admin)', response: { 200: Type.Object({ data: Type.Array(ApiKeyBody) }), ...errors(401, 403) } },
-    }, async () => ({ data: (await listApiKeys(deps.db)).map(present) }));
+      schema: { tags, summary: 'List active API keys (admin), oldest first', querystring: PageOnlyQuery, response: { 200: Page(ApiKeyBody), ...errors(400, 401, 403) } },
+    }, async (request) => {
+      const { limit = 50, cursor } = request.query;
+      const result = await listApiKeys(deps.db, { limit, cursor });
+      return { data: result.data.map(present), next_cursor: result.next_cursor };
+    });
 
     app.delete('/v1/api-keys/:id', {
       onRequest: deps.auth.require('admin'),

@@ -15,7 +15,7 @@ import { getIncident } from '../../postgres/incident-store.ts';
 import { getTeam, listTeams } from '../../postgres/team-store.ts';
 import type { Authenticator } from '../auth.ts';
 import type { Idempotency } from '../idempotency.ts';
-import { errors, IdempotencyHeaders, IdParams, Nullable, Page, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
+import { errors, IdempotencyHeaders, IdParams, Nullable, Page, PageOnlyQuery, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 
@@ -188,13 +188,15 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
     onRequest: deps.auth.require('read'),
     schema: {
       tags: ['incidents'],
-      summary: "The incident's escalation steps: paged, scheduled (with when) and cancelled",
+      summary: "The incident's escalation steps in order: paged, scheduled (with when) and cancelled",
       params: IdParams,
-      response: { 200: Type.Object({ data: Type.Array(StepBody) }), ...errors(400, 401, 403, 404) },
+      querystring: PageOnlyQuery,
+      response: { 200: Page(StepBody), ...errors(400, 401, 403, 404) },
     },
   }, async (request) => {
-    const [incident, steps] = await Promise.all([getIncident(deps.db, request.params.id), listEscalationSteps(deps.db, request.params.id)]);
+    const { limit = 50, cursor } = request.query;
+    const [incident, steps] = await Promise.all([getIncident(deps.db, request.params.id), listEscalationSteps(deps.db, request.params.id, { limit, cursor })]);
     if (!incident) throw notFound('INCIDENT', request.params.id);
-    return { data: steps.map(presentStep) };
+    return { data: steps.data.map(presentStep), next_cursor: steps.next_cursor };
   });
 };

@@ -11,7 +11,8 @@ import type { Database } from '../../postgres/database.ts';
 import { deleteHeartbeat, findHeartbeatByKey, listHeartbeats } from '../../postgres/heartbeat-store.ts';
 import { generateIntakeKey } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
-import { errors, IdParams, Nullable, Timestamp, toIso, Uuid } from '../schemas.ts';
+import { intakeRateLimit } from '../rate-limit.ts';
+import { errors, IdParams, Nullable, Page, PageOnlyQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
 
 // SPEC section 6: heartbeats. Cron jobs ping them with curl, so the ping URL carries the secret
 // and needs no header, and it answers GET as well as POST.
@@ -67,6 +68,8 @@ export interface HeartbeatRouteDeps {
   clock: Clock;
   auth: Authenticator;
   channelProblem?: (channel: Channel) => string | null;
+  /** INTAKE_RATE_LIMIT_PER_MINUTE. */
+  intakePerMinute: number;
 }
 
 export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync => async (fastify) => {
@@ -100,10 +103,15 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
     onRequest: deps.auth.require('read'),
     schema: {
       tags,
-      summary: 'List heartbeats with their status (keys are not shown again)',
-      response: { 200: Type.Object({ data: Type.Array(HeartbeatBody) }), ...errors(401, 403) },
+      summary: 'List heartbeats with their status, oldest first (keys are not shown again)',
+      querystring: PageOnlyQuery,
+      response: { 200: Page(HeartbeatBody), ...errors(400, 401, 403) },
     },
-  }, async () => ({ data: (await listHeartbeats(deps.db)).map(present) }));
+  }, async (request) => {
+    const { limit = 50, cursor } = request.query;
+    const result = await listHeartbeats(deps.db, { limit, cursor });
+    return { data: result.data.map(present), next_cursor: result.next_cursor };
+  });
 
   app.delete('/v1/heartbeats/:id', {
     onRequest: deps.auth.require('admin'),
@@ -139,8 +147,8 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
       response: { 200: HeartbeatBody, ...errors(400, 404, 413, 429) },
     };
     const typed = scope.withTypeProvider<TypeBoxTypeProvider>();
-    // GET is rate limited too (the global limit skips reads): a ping writes.
-    const config = { rateLimit: { allowList: () => false } };
+    // Per heartbeat key (SPEC section 2), GET as well as POST: a ping writes.
+    const config = intakeRateLimit(deps.intakePerMinute, (request) => (request.params as { key?: string }).key);
     typed.post('/v1/heartbeats/:key/ping', { schema, config }, async (request) => ping(request.params.key));
     typed.get('/v1/heartbeats/:key/ping', { schema, config }, async (request) => ping(request.params.key));
   });

@@ -13,7 +13,7 @@ import { getIncident, listIncidents, listTimeline } from '../../postgres/inciden
 import type { Authenticator } from '../auth.ts';
 import { etagOf, expectedVersion, isNotModified } from '../etag.ts';
 import type { Idempotency } from '../idempotency.ts';
-import { errors, IdempotencyHeaders, IdParams, instant, Nullable, Page, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
+import { errors, IdempotencyHeaders, IdParams, instant, Nullable, Page, PageOnlyQuery, PageQuery, Timestamp, toIso, Uuid } from '../schemas.ts';
 
 const Severity = Type.Enum([...severities], { description: 'P1 is the most urgent' });
 const Status = Type.Enum([...incidentStatuses]);
@@ -261,16 +261,18 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
     onRequest: deps.auth.require('read'),
     schema: {
       tags,
-      summary: 'The timeline of an incident, oldest first',
+      summary: 'The timeline of an incident, oldest first, a page at a time',
       params: IdParams,
-      response: { 200: Type.Object({ data: Type.Array(EventBody) }), ...errors(400, 401, 403, 404) },
+      querystring: PageOnlyQuery,
+      response: { 200: Page(EventBody), ...errors(400, 401, 403, 404) },
     },
   }, async (request) => {
+    const { limit = 50, cursor } = request.query;
     const [incident, events] = await Promise.all([
       getIncident(deps.db, request.params.id),
-      listTimeline(deps.db, request.params.id),
+      listTimeline(deps.db, request.params.id, { limit, cursor }),
     ]);
     if (!incident) throw notFound('INCIDENT', request.params.id);
-    return { data: events.map(presentEvent) };
+    return { data: events.data.map(presentEvent), next_cursor: events.next_cursor };
   });
 };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { receiveAlert, type IntegrationContext } from '../../../app/integration-use-cases.ts';
+import { createIntegration, receiveAlert, type IntegrationContext } from '../../../app/integration-use-cases.ts';
 import { integrationTypes, type Integration } from '../../../domain/alert.ts';
 import { alertmanagerToAction } from '../../../domain/alertmanager.ts';
 import { DomainError } from '../../../domain/errors.ts';
@@ -11,14 +11,16 @@ import type { Channel } from '../../../domain/notification.ts';
 import type { Clock } from '../../../ports/clock.ts';
 import type { Transact } from '../../../ports/unit-of-work.ts';
 import type { Database } from '../../postgres/database.ts';
-import { createIntegration, findIntegrationByKey, listIntegrations, revokeIntegration } from '../../postgres/integration-store.ts';
+import { findIntegrationByKey, generateIntakeKey, listIntegrations, revokeIntegration } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { toErrorResponse } from '../error-mapping.ts';
-import { errors, IdParams, Nullable, Timestamp, Uuid } from '../schemas.ts';
+import { intakeRateLimit } from '../rate-limit.ts';
+import { errors, IdParams, Nullable, Page, PageOnlyQuery, Timestamp, Uuid } from '../schemas.ts';
 
 // SPEC section 6: integration keys (admin) and the two intake endpoints they open, which are
 // authenticated by the key itself rather than by a Bearer API key, as the tools that call them
-// expect. Write rate limits apply to them per client IP (they have no API key).
+// expect. They are rate limited per key (INTAKE_RATE_LIMIT_PER_MINUTE, SPEC section 2), and an
+// unknown key counts against the client address's budget like a 401.
 
 const IntegrationType = Type.Enum([...integrationTypes], {
   description: 'events_v2: PagerDuty Events API v2 senders (POST /v2/enqueue); alertmanager: the Prometheus Alertmanager webhook',
@@ -160,6 +162,8 @@ export interface IntegrationRouteDeps {
   clock: Clock;
   auth: Authenticator;
   channelProblem?: (channel: Channel) => string | null;
+  /** INTAKE_RATE_LIMIT_PER_MINUTE. */
+  intakePerMinute: number;
 }
 
 export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsync => async (fastify) => {
@@ -178,7 +182,8 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
   }, async (request, reply) => {
     // Not under Idempotency-Key, like API keys: a replay would have to return the secret again,
     // and only its hash is stored. A client that lost the response deletes it and makes another.
-    const { integration, key } = await createIntegration(deps.db, { ...request.body, team_id: request.body.team_id ?? null });
+    const { key, key_hash, key_prefix } = generateIntakeKey();
+    const integration = await createIntegration(ctx, { ...request.body, team_id: request.body.team_id ?? null }, { key_hash, key_prefix });
     const url = integration.type === 'events_v2' ? enqueuePath : alertmanagerPath(key);
     return reply.code(201).header('location', `/v1/integrations/${integration.id}`).send({ ...present(integration), key, url });
   });
@@ -187,10 +192,15 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
     onRequest: deps.auth.require('read'),
     schema: {
       tags,
-      summary: 'List active integrations (keys are not shown again)',
-      response: { 200: Type.Object({ data: Type.Array(IntegrationBody) }), ...errors(401, 403) },
+      summary: 'List active integrations, oldest first (keys are not shown again)',
+      querystring: PageOnlyQuery,
+      response: { 200: Page(IntegrationBody), ...errors(400, 401, 403) },
     },
-  }, async () => ({ data: (await listIntegrations(deps.db)).map(present) }));
+  }, async (request) => {
+    const { limit = 50, cursor } = request.query;
+    const result = await listIntegrations(deps.db, { limit, cursor });
+    return { data: result.data.map(present), next_cursor: result.next_cursor };
+  });
 
   app.delete('/v1/integrations/:id', {
     onRequest: deps.auth.require('admin'),
@@ -217,6 +227,7 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
       body: AlertmanagerWebhook,
       response: { 200: AlertOutcomeBody, ...errors(400, 404, 413, 415, 429) },
     },
+    config: intakeRateLimit(deps.intakePerMinute, (request) => (request.params as { key?: string }).key),
   }, async (request) => {
     const integration = await findIntegrationByKey(deps.db, request.params.key, 'alertmanager');
     if (!integration) throw new DomainError('INTEGRATION_NOT_FOUND', 'no active Alertmanager integration has this key');
@@ -252,6 +263,10 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
       },
       // The schema above documents the event; parseEvent checks it, to give PagerDuty's errors.
       validatorCompiler: () => () => true,
+      config: intakeRateLimit(deps.intakePerMinute, (request) => {
+        const key = (request.body as { routing_key?: unknown } | null)?.routing_key;
+        return typeof key === 'string' ? key : undefined;
+      }),
     }, async (request, reply) => {
       const parsed = parseEvent(request.body as unknown);
       if (!parsed.ok) throw new DomainError('VALIDATION_ERROR', 'Event object is invalid', parsed.errors);

@@ -9,7 +9,7 @@ import { slugPattern, type Template } from '../../../domain/template.ts';
 import type { Clock } from '../../../ports/clock.ts';
 import type { Transact } from '../../../ports/unit-of-work.ts';
 import type { Database } from '../../postgres/database.ts';
-import { listLatestTemplates, templateVersions } from '../../postgres/template-store.ts';
+import { latestVersionsOf, listLatestTemplates, templateVersions } from '../../postgres/template-store.ts';
 import type { Authenticator } from '../auth.ts';
 import type { Idempotency } from '../idempotency.ts';
 import { errors, IdempotencyHeaders, Nullable, Page, PageQuery, Timestamp, Uuid } from '../schemas.ts';
@@ -128,19 +128,36 @@ export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => a
     onRequest: deps.auth.require('read'),
     schema: {
       tags,
-      summary: 'A template: its latest version per channel and locale, and every version',
+      summary: 'A template: its latest version per channel and locale',
+      description: 'Every version, page by page: GET /v1/templates/{slug}/versions.',
       params: SlugParams,
       response: {
-        200: Type.Object({ slug: Type.String(), latest: Type.Array(TemplateBody), versions: Type.Array(TemplateBody, { description: 'newest first within each channel and locale' }) }),
+        200: Type.Object({ slug: Type.String(), latest: Type.Array(TemplateBody, { description: 'one per channel and locale, by channel then locale' }) }),
         ...errors(400, 401, 403, 404),
       },
     },
   }, async (request) => {
-    const versions = await templateVersions(deps.db, request.params.slug);
-    if (versions.length === 0) throw notFound('TEMPLATE', request.params.slug);
-    // Versions come newest first within each (channel, locale): the first of each is the latest.
-    const latest = versions.filter((t, i) => i === 0 || versions[i - 1]!.channel !== t.channel || versions[i - 1]!.locale !== t.locale);
-    return { slug: request.params.slug, latest: latest.map(presentTemplate), versions: versions.map(presentTemplate) };
+    const latest = await latestVersionsOf(deps.db, request.params.slug);
+    if (latest.length === 0) throw notFound('TEMPLATE', request.params.slug);
+    return { slug: request.params.slug, latest: latest.map(presentTemplate) };
+  });
+
+  app.get('/v1/templates/:slug/versions', {
+    onRequest: deps.auth.require('read'),
+    schema: {
+      tags,
+      summary: "Every version of a template, by channel and locale, newest first within each",
+      params: SlugParams,
+      querystring: ListQuery,
+      response: { 200: Page(TemplateBody), ...errors(400, 401, 403, 404) },
+    },
+  }, async (request) => {
+    const { limit = 50, ...rest } = request.query;
+    const result = await templateVersions(deps.db, request.params.slug, { ...rest, limit });
+    if (result.data.length === 0 && !rest.cursor && (await latestVersionsOf(deps.db, request.params.slug)).length === 0) {
+      throw notFound('TEMPLATE', request.params.slug);
+    }
+    return { data: result.data.map(presentTemplate), next_cursor: result.next_cursor };
   });
 
   app.post('/v1/templates/:slug/render', {
