@@ -139,7 +139,7 @@ async function main() {
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
   try {
-    await runJson<unknown>(['src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
+    await runJson<unknown>([...nodeFlags, 'src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
     await db.connect();
 
     // 1. The bare queue.

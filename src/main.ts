@@ -9,6 +9,7 @@ import { startService } from './service.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
 import type { EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
+import { activeTracing, shutdownTracing, tracingRequested } from './adapters/telemetry/tracing-state.ts';
 
 const roles = ['all', 'api', 'worker', 'migrate'] as const;
 type Role = (typeof roles)[number];
@@ -66,6 +67,8 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
     // Stop taking requests and let in-flight ones finish, then let in-flight jobs finish.
     await service.close();
     await embedded?.stop();
+    // Last, so the spans of the requests and jobs that just finished are exported too.
+    await shutdownTracing();
   });
 
   // First start: nobody can call the API without a key, so make one and show it once.
@@ -98,6 +101,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = makeLogger(config.LOG_LEVEL);
+  // SPEC section 12: tracing starts in the --import hook, before the app's modules load.
+  if (tracingRequested() && !activeTracing()) {
+    logger.warn('OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: start Tocsin with npm start, npx tocsin, or node --import=./src/adapters/telemetry/register.ts src/main.ts');
+  }
   try {
     await run(arg as Role, config, logger);
   } catch (error) {
