@@ -53,7 +53,8 @@ interface Service {
   stop(): Promise<void>;
 }
 
-// The Node flags `npm start` runs the service with (package.json), so the bench measures that.
+// The Node flags `npm start` runs the service with (package.json), the tracing hook among them,
+// so the bench measures that. With OTEL_EXPORTER_OTLP_ENDPOINT set, the services export traces.
 const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
   .split(/\s+/)
   .filter((word) => word.startsWith('--'));
