@@ -43,8 +43,9 @@ function makeInstrumentations() {
 }
 
 /**
- * Under ESM, the instrumentations see `import pg from 'pg'` only through import-in-the-middle's
- * loader hook, which must be in place before those modules load. Node's synchronous in-thread
+ * Under ESM, the instrumentations see a module imported by an ES module (logger.ts's
+ * `import { pino } from 'pino'`) only through import-in-the-middle's loader hook, which must be
+ * in place before those modules load (require-in-the-middle sees only `require` calls). Node's synchronous in-thread
  * hooks (module.registerHooks) are used where they work (Node 22.22.3+, 24.11.1+), else the
  * off-thread loader (module.register). Either way only the modules the instrumentations patch
  * are intercepted; every other module, the app's own .ts files included, loads untouched.
