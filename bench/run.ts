@@ -53,7 +53,8 @@ interface Service {
   stop(): Promise<void>;
 }
 
-// The Node flags `npm start` runs the service with (package.json), so the bench measures that.
+// The Node flags `npm start` runs the service with (package.json), the tracing hook among them,
+// so the bench measures that. With OTEL_EXPORTER_OTLP_ENDPOINT set, the services export traces.
 const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
   .split(/\s+/)
   .filter((word) => word.startsWith('--'));
@@ -139,7 +140,7 @@ async function main() {
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
   try {
-    await runJson<unknown>(['src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
+    await runJson<unknown>([...nodeFlags, 'src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
     await db.connect();
 
     // 1. The bare queue.

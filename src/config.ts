@@ -16,6 +16,13 @@ const Int = (min: number, max: number, fallback?: number) =>
 const Text = (description: string, options: object = {}) => Type.String({ minLength: 1, description, ...options });
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const OneOf = (values: string[]) =>
+  Type.String({ pattern: `^(${values.join('|')})$`, description: `one of ${values.join(', ')}` });
+const otlpProtocols = ['http/protobuf', 'http/json'];
+const samplers = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+// With tracing off these variables are not read (SPEC section 12), so they are not checked:
+// an environment shared with other services may hold values another SDK understands.
+const tracingOnly = new Set(['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_SERVICE_NAME', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']);
 
 const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Url('postgres|postgresql')),
@@ -41,6 +48,13 @@ const EnvSchema = Type.Object({
   PUSH_API_URL: Type.Optional(Url('http|https')),
   PUSH_API_TOKEN: Type.Optional(Text('a token')),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Url('http|https')),
+  // SPEC section 12: read by the tracing SDK (src/adapters/telemetry/), checked here so that a
+  // typo stops the process instead of silently exporting elsewhere or sampling everything.
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(OneOf(otlpProtocols)),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(OneOf(otlpProtocols)),
+  OTEL_SERVICE_NAME: Type.Optional(Text('a service name')),
+  OTEL_TRACES_SAMPLER: Type.Optional(OneOf(samplers)),
+  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a sampling ratio from 0 to 1' })),
   CIRCUIT_BREAKER_HALF_OPEN_SECONDS: Int(1, 3600, 30),
   WORKER_BATCH_SIZE: Int(1, 1000, 200),
   WORKER_CONCURRENCY: Int(1, 64, 3),
@@ -97,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Each variable is checked on its own, so one message lists every bad variable at once.
   for (const [name, schema] of Object.entries(EnvSchema.properties) as [string, TSchema][]) {
     const raw = env[name];
+    if (tracingOnly.has(name) && !env.OTEL_EXPORTER_OTLP_ENDPOINT) continue;
     if (raw === undefined || raw === '') {
       const fallback = Value.Default(schema, undefined);
       if (fallback !== undefined) values[name] = fallback;

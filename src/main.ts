@@ -10,6 +10,7 @@ import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
 import { EmbeddedPostgresError } from './adapters/postgres/postgres-home.ts';
+import { activeTracing, shutdownTracing, tracingRequested } from './adapters/telemetry/tracing-state.ts';
 
 const roles = ['all', 'api', 'worker', 'migrate'] as const;
 type Role = (typeof roles)[number];
@@ -70,6 +71,8 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
       // The embedded PostgreSQL stops last, so it gets the last moments of the deadline.
       await service.close(embedded ? Math.max(timeoutMs / 2, timeoutMs - 2000) : timeoutMs - 250);
       await embedded?.stop();
+      // Last, so the spans of the requests and jobs that just finished are exported too.
+      await shutdownTracing();
     })();
     let timer: NodeJS.Timeout | undefined;
     const late = await Promise.race([
@@ -109,6 +112,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = makeLogger(config.LOG_LEVEL);
+  // SPEC section 12: tracing starts in the --import hook, before the app's modules load.
+  if (tracingRequested() && !activeTracing()) {
+    logger.warn('OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: start Tocsin with npm start, npx tocsin, or node --import=./src/adapters/telemetry/register.ts src/main.ts');
+  }
   try {
     await run(arg as Role, config, logger);
   } catch (error) {

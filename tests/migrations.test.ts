@@ -7,6 +7,7 @@ import { NO_MIGRATIONS } from 'kysely/migration';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDatabase, makeMigrator, makePool, migrateToLatest, migrationsFolder, type Database } from '../src/adapters/postgres/database.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
+import { tracingHook } from './helpers/worker-process.ts';
 
 const mainScript = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const tocsinTables = ['api_keys', 'idempotency_keys', 'incident_events', 'incidents', 'rate_limit_hits'];
@@ -73,7 +74,7 @@ describe('migrations in-process', () => {
 
 function runMigrate(databaseUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainScript, 'migrate'], {
+    const child = spawn(process.execPath, [tracingHook, mainScript, 'migrate'], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/test-database.ts';
 import { freePort } from '../src/adapters/free-port.ts';
+import { tracingHook } from './helpers/worker-process.ts';
 
 const mainScript = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ADMIN_API_KEY = 'test-admin-key-0123456789abcdef';
@@ -52,7 +53,7 @@ afterEach(async () => {
 
 /** Runs `node src/main.ts <args>` with only the given environment (plus PATH and HOME). */
 function spawnService(args: string[], env: Record<string, string>, port = 0): Service {
-  const child = spawn(process.execPath, [mainScript, ...args], {
+  const child = spawn(process.execPath, [tracingHook, mainScript, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

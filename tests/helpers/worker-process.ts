@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { eventually } from './receivers.ts';
 
 const mainScript = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+/** The tracing hook, loaded as `npm start` loads it (SPEC section 12). */
+export const tracingHook = `--import=${new URL('../../src/adapters/telemetry/register.ts', import.meta.url).href}`;
 
 export interface Exit {
   code: number | null;
@@ -25,8 +27,20 @@ const running = new Set<WorkerProcess>();
  * and HOME), so nothing of the test process leaks into it. Resolves once the worker says it
  * started; fails at once if it dies first.
  */
-export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [mainScript, 'worker'], {
+export function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
+  return startServiceProcess('worker', env);
+}
+
+/**
+ * Any role of the service as a real child process, started as `npm start` starts it (with the
+ * tracing hook); `nodeArgs` go before it. Resolves once the process says it listens or started.
+ */
+export async function startServiceProcess(
+  role: 'all' | 'api' | 'worker',
+  env: Record<string, string>,
+  options: { nodeArgs?: string[] } = {},
+): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), tracingHook, mainScript, role], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -46,11 +60,12 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
     }),
   };
   running.add(worker);
+  const ready = role === 'worker' ? 'Tocsin worker started' : 'listening on';
   await eventually(() => {
     if (worker.exit) return 'exited';
-    return output.includes('Tocsin worker started') && 'started';
-  }, 20_000, 'the worker process to start');
-  if (worker.exit) throw new Error(`the worker exited with ${JSON.stringify(worker.exit)}:\n${output}`);
+    return output.includes(ready) && 'started';
+  }, 20_000, `the ${role} process to start`);
+  if (worker.exit) throw new Error(`the ${role} process exited with ${JSON.stringify(worker.exit)}:\n${output}`);
   return worker;
 }
 

@@ -1,0 +1,90 @@
+import type { Attributes, Context, Link, Span } from '@opentelemetry/api';
+import { activeTracing, type ActiveTracing } from './tracing-state.ts';
+
+// SPEC section 12: one trace follows a request through the queue. A job carries the W3C trace
+// context of the span that enqueued it; the worker's consumer span is a child of that span for
+// a job due at once, and a new trace linked to it for a retry or a delayed step (a trace that
+// stayed open for minutes would hide the request's own duration). With tracing off every helper
+// here calls straight through: nothing is allocated, not even @opentelemetry/api is loaded.
+
+/** W3C `traceparent` (and `tracestate`, `baggage` when present), stored in a job's data. */
+export type TraceCarrier = Record<string, string>;
+
+const tracerName = 'tocsin';
+
+/** The trace context of the active span, for a job's data; undefined when there is none. */
+export function injectTraceContext(): TraceCarrier | undefined {
+  const tracing = activeTracing();
+  if (!tracing) return undefined;
+  const carrier: TraceCarrier = {};
+  tracing.api.propagation.inject(tracing.api.context.active(), carrier);
+  return carrier.traceparent ? carrier : undefined;
+}
+
+/** Runs `fn` with `span` active in `parent`, and ends the span, recording a failure. */
+async function inSpan<T>({ api }: ActiveTracing, parent: Context, span: Span, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await api.context.with(api.trace.setSpan(parent, span), fn);
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * Runs `fn` in a PRODUCER span named `name` (e.g. `publish deliver-webhook`), so that the
+ * `injectTraceContext()` calls inside it hand the jobs this span as their parent.
+ */
+export async function withPublishSpan<T>(name: string, fn: () => Promise<T>, attributes: Attributes = {}): Promise<T> {
+  const tracing = activeTracing();
+  if (!tracing) return fn();
+  const { api } = tracing;
+  const span = api.trace.getTracer(tracerName).startSpan(name, { kind: api.SpanKind.PRODUCER, attributes: { 'messaging.operation.type': 'send', ...attributes } });
+  return inSpan(tracing, api.context.active(), span, fn);
+}
+
+/**
+ * Runs `fn` in the CONSUMER span of a job or a batch of jobs. `carriers` are the jobs' trace
+ * contexts (undefined for a job enqueued outside any trace). One job due at once: the span is a
+ * child of the span that enqueued it. Otherwise (a retry, a delayed step, a batch of several
+ * jobs): a new trace whose span links to every job's context. The span is active inside `fn`,
+ * so the queries, the provider call and the log lines of the job belong to it.
+ */
+export async function withConsumerSpan<T>(
+  name: string,
+  carriers: readonly (TraceCarrier | null | undefined)[],
+  dueAtOnce: boolean,
+  fn: () => Promise<T>,
+  attributes: Attributes = {},
+): Promise<T> {
+  const tracing = activeTracing();
+  if (!tracing) return fn();
+  const { api } = tracing;
+  const contexts: Context[] = [];
+  for (const carrier of carriers) {
+    if (!carrier) continue;
+    const extracted = api.propagation.extract(api.ROOT_CONTEXT, carrier);
+    const spanContext = api.trace.getSpanContext(extracted);
+    if (spanContext && api.trace.isSpanContextValid(spanContext)) contexts.push(extracted);
+  }
+  const asChild = dueAtOnce && carriers.length === 1 && contexts.length === 1;
+  const links: Link[] = asChild ? [] : contexts.map((context) => ({ context: api.trace.getSpanContext(context)! }));
+  const parent = asChild ? contexts[0]! : api.ROOT_CONTEXT;
+  const span = api.trace.getTracer(tracerName).startSpan(
+    name,
+    {
+      kind: api.SpanKind.CONSUMER,
+      links,
+      attributes: {
+        'messaging.operation.type': 'process',
+        ...(carriers.length > 1 ? { 'messaging.batch.message_count': carriers.length } : {}),
+        ...attributes,
+      },
+    },
+    parent,
+  );
+  return inSpan(tracing, parent, span, fn);
+}

@@ -1,0 +1,95 @@
+import module from 'node:module';
+import * as api from '@opentelemetry/api';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { supportsSyncHooks, register as registerSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
+import { isUntracedPath, UrlRedactingProcessor } from './span-filters.ts';
+import { setActiveTracing } from './tracing-state.ts';
+
+// SPEC section 12: OpenTelemetry traces over OTLP/HTTP. Loaded by register.ts only when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set. Traces only: Tocsin's metrics are Prometheus (/metrics)
+// and its logs are pino JSON on stdout, so the SDK's OTLP metric and log exporters stay off.
+
+/** The instrumentations, listed one by one rather than the auto-instrumentation meta-package. */
+function makeInstrumentations() {
+  return [
+    // The server span of each request, and W3C context extracted from incoming headers.
+    new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => isUntracedPath(request.url ?? '/') }),
+    // A span per Fastify request under the server span, which it names by route. Hook and
+    // handler spans are left out: they would add a third of the spans of a request for little,
+    // as the queries of a hook or a handler show up as spans of their own anyway.
+    new FastifyOtelInstrumentation({
+      registerOnInitialization: true,
+      instrumentHooks: false,
+      instrumentHandler: false,
+      ignorePaths: (route: { url: string }) => isUntracedPath(route.url),
+    }),
+    // A span per SQL query (the statement with its $n placeholders, never the values). Only
+    // inside a traced request or job: pg-boss's polling and maintenance make no root spans.
+    new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+    // Provider calls (webhooks, Slack, SMS and push APIs): a client span, and `traceparent`.
+    new UndiciInstrumentation(),
+    // trace_id and span_id on every log line written inside a span; logs stay on stdout.
+    new PinoInstrumentation({ disableLogSending: true }),
+  ];
+}
+
+/**
+ * Under ESM, the instrumentations see a module imported by an ES module (logger.ts's
+ * `import { pino } from 'pino'`) only through import-in-the-middle's loader hook, which must be
+ * in place before those modules load (require-in-the-middle sees only `require` calls). Node's synchronous in-thread
+ * hooks (module.registerHooks) are used where they work (Node 22.22.3+, 24.11.1+), else the
+ * off-thread loader (module.register). Either way only the modules the instrumentations patch
+ * are intercepted; every other module, the app's own .ts files included, loads untouched.
+ */
+function hookModuleLoading(instrumentations: ReturnType<typeof makeInstrumentations>): void {
+  const include = [...new Set(instrumentations.flatMap((each) => each.getModuleDefinitions().map((definition) => definition.name)))];
+  if (supportsSyncHooks()) registerSyncHooks({ include });
+  else module.register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
+}
+
+function numberFromEnv(name: string): number | undefined {
+  const value = Number(process.env[name]);
+  return process.env[name] && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+function makeExporter() {
+  const protocol = (process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || process.env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
+  // Both read OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS, _TIMEOUT and _COMPRESSION.
+  return protocol === 'http/json' ? new JsonTraceExporter() : new ProtobufTraceExporter();
+}
+
+/** Starts the SDK; register.ts calls it once the configuration is known to be valid. */
+export function startTracing(): void {
+  const instrumentations = makeInstrumentations();
+  hookModuleLoading(instrumentations);
+  const sdk = new NodeSDK({
+    // service.name defaults to tocsin; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override it.
+    resource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'tocsin' })),
+    instrumentations,
+    spanProcessors: [
+      new UrlRedactingProcessor(),
+      new BatchSpanProcessor({
+        exporter: makeExporter(),
+        maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE'),
+        scheduledDelayMillis: numberFromEnv('OTEL_BSP_SCHEDULE_DELAY'),
+        exportTimeoutMillis: numberFromEnv('OTEL_BSP_EXPORT_TIMEOUT'),
+        maxExportBatchSize: numberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+      }),
+    ],
+    metricReaders: [],
+    logRecordProcessors: [],
+    // The sampler comes from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (parent-based
+    // always-on by default); propagation from OTEL_PROPAGATORS (W3C trace context and baggage).
+  });
+  sdk.start();
+  setActiveTracing({ api, shutdown: () => sdk.shutdown() });
+}

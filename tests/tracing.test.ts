@@ -1,0 +1,237 @@
+// SPEC section 12 end to end: real service processes started as `npm start` starts them (with the
+// tracing hook), exporting to an OTLP/HTTP receiver inside the test (JSON encoding), delivering
+// to a real webhook receiver. Every wait polls with a deadline.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/adapters/free-port.ts';
+import { createTestDatabase } from './helpers/test-database.ts';
+import { eventually, startHttpReceiver, type HttpReceiver } from './helpers/receivers.ts';
+import { SpanKind, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.ts';
+import { killAllWorkers, startServiceProcess, type WorkerProcess } from './helpers/worker-process.ts';
+
+const ADMIN_API_KEY = 'test-admin-key-0123456789abcdef';
+const moduleProbe = `--import=${new URL('./helpers/telemetry-module-probe.ts', import.meta.url).href}`;
+const traceparentFormat = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/;
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let webhooks: HttpReceiver;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  webhooks = await startHttpReceiver();
+});
+afterAll(async () => {
+  await killAllWorkers();
+  await webhooks?.close();
+  await database?.drop();
+});
+
+interface Running {
+  process: WorkerProcess;
+  base: string;
+}
+
+/** `npm start`'s `all` role on the test database, with the given OTEL_* variables. */
+async function startTocsin(env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const process = await startServiceProcess(
+    'all',
+    { DATABASE_URL: database.url, PORT: String(port), ADMIN_API_KEY, ALLOW_PRIVATE_TARGETS: 'true', LOG_LEVEL: 'info', OTEL_BSP_SCHEDULE_DELAY: '50', ...env },
+    { nodeArgs: [moduleProbe] },
+  );
+  return { process, base: `http://127.0.0.1:${port}` };
+}
+
+/** Stops the service as an operator would; SPEC section 1: it exits 0. */
+async function stop(running: Running): Promise<void> {
+  running.process.child.kill('SIGTERM');
+  const exit = await running.process.exited;
+  expect(exit, running.process.output()).toEqual({ code: 0, signal: null });
+}
+
+const call = (running: Running, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${running.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+const logLines = (running: Running) =>
+  running.process
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+const loadedTelemetry = (running: Running) => JSON.parse(/telemetry modules loaded: (.*)/.exec(running.process.output())?.[1] ?? 'null') as string[] | null;
+
+const query = (span: ReceivedSpan) => String(span.attributes['db.query.text'] ?? span.attributes['db.statement'] ?? '');
+
+/** True when `span` descends from `ancestor` through spans the receiver holds. */
+function descendsFrom(span: ReceivedSpan, ancestor: ReceivedSpan, spans: ReceivedSpan[]): boolean {
+  for (let current: ReceivedSpan | undefined = span; current; current = spans.find((s) => s.spanId === current!.parentSpanId)) {
+    if (current.parentSpanId === ancestor.spanId) return true;
+  }
+  return false;
+}
+
+describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
+  let otlp: OtlpReceiver;
+  let tocsin: Running;
+  beforeAll(async () => {
+    otlp = await startOtlpReceiver();
+    tocsin = await startTocsin({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+  });
+  afterAll(async () => {
+    await otlp?.close();
+  });
+
+  /** Waits for the server span of the first request to `route` with `method`. */
+  const serverSpan = (method: string, route: string) =>
+    eventually(
+      () => otlp.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route && s.name === `${method} ${route}`),
+      20_000,
+      `the server span of ${method} ${route}`,
+    );
+
+  it('follows a notification request in one trace: server span, route span, its SQL; the webhook carries traceparent; its logs carry the trace id', async () => {
+    const requestId = `traced-${Date.now()}`;
+    const path = `/hooks/${requestId}/secret-token`;
+    const created = await call(tocsin, 'POST', '/v1/notifications', { channel: 'webhook', recipient: `${webhooks.url}${path}?sig=s3cret`, subject: 'Disk full', content: 'db-1 at 99%' }, { 'x-request-id': requestId });
+    expect(created.status, await created.clone().text()).toBe(201);
+
+    const server = await serverSpan('POST', '/v1/notifications');
+    expect(server.parentSpanId).toBeUndefined();
+    expect(server.resource['service.name']).toBe('tocsin');
+    expect(server.scope).toBe('@opentelemetry/instrumentation-http');
+    const inTrace = () => otlp.spans.filter((s) => s.traceId === server.traceId);
+    // The Fastify span of the route, under the server span.
+    const route = await eventually(() => inTrace().find((s) => s.scope === '@fastify/otel' && s.name === 'request'), 20_000, 'the route span');
+    expect(route.parentSpanId).toBe(server.spanId);
+    expect(route.attributes['http.route']).toBe('/v1/notifications');
+    // Its SQL: the notification row and the job that pg-boss enqueues in the same transaction,
+    // each a span in the request's trace under the server span. Statements, never values.
+    const insert = await eventually(() => inTrace().find((s) => query(s).includes('insert into "notifications"')), 20_000, 'the INSERT span');
+    const publish = await eventually(() => inTrace().find((s) => /insert into pgboss\.job/i.test(query(s))), 20_000, 'the job INSERT span');
+    for (const sql of [insert, publish]) {
+      expect(sql.scope).toBe('@opentelemetry/instrumentation-pg');
+      expect(sql.kind).toBe(SpanKind.CLIENT);
+      expect(descendsFrom(sql, server, otlp.spans)).toBe(true);
+    }
+    expect(JSON.stringify(inTrace())).not.toContain('db-1 at 99%');
+
+    // The webhook call: a client span, whose context the receiver got as a W3C traceparent.
+    // (Its trace becomes the request's own once the queue carries the context.)
+    const delivered = await eventually(() => webhooks.received.find((r) => r.path.startsWith(path)), 20_000, 'the webhook');
+    const [, traceId, parentId] = traceparentFormat.exec(String(delivered.headers.traceparent)) ?? [];
+    expect(traceId, String(delivered.headers.traceparent)).toBeDefined();
+    const client = await eventually(() => otlp.spans.find((s) => s.spanId === parentId), 20_000, 'the webhook client span');
+    expect(client).toMatchObject({ traceId, kind: SpanKind.CLIENT, scope: '@opentelemetry/instrumentation-undici', name: 'POST' });
+    expect(client.attributes['http.response.status_code']).toBe(200);
+    // The customer's URL is a credential (Slack's is): only its origin is kept.
+    expect(client.attributes['url.full']).toBe(`${webhooks.url}/[redacted]`);
+    expect(JSON.stringify(client)).not.toMatch(/secret-token|s3cret/);
+
+    // SPEC section 12: every log line of the request carries its trace and a span of it.
+    const lines = logLines(tocsin).filter((line) => line.request_id === requestId);
+    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['incoming request', 'request completed']));
+    const spanIds = new Set(inTrace().map((s) => s.spanId));
+    for (const line of lines) {
+      expect(line.trace_id).toBe(server.traceId);
+      expect(spanIds.has(String(line.span_id))).toBe(true);
+    }
+  });
+
+  it('makes no span for /health, /ready and /metrics, and no root span for the queue polling its tables', async () => {
+    for (let round = 0; round < 3; round++) {
+      for (const probe of ['/health', '/ready', '/metrics', '/health?verbose=1']) expect((await call(tocsin, 'GET', probe)).status).toBe(200);
+    }
+    // Spans are exported in the order they end, each export after the previous one answered:
+    // once this later request's span has arrived, a probe's span would have arrived too.
+    expect((await call(tocsin, 'GET', '/v1/notifications?limit=1')).status).toBe(200);
+    await serverSpan('GET', '/v1/notifications');
+
+    const paths = otlp.spans.map((s) => String(s.attributes['url.path'] ?? s.attributes['http.target'] ?? ''));
+    for (const probe of ['/health', '/ready', '/metrics']) expect(paths.filter((p) => p.startsWith(probe))).toEqual([]);
+    expect(otlp.spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.name)).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/health|ready|metrics/)]),
+    );
+    // pg-boss has polled and maintained its tables meanwhile: none of that is a trace of its own.
+    expect(otlp.spans.filter((s) => s.scope === '@opentelemetry/instrumentation-pg' && !s.parentSpanId)).toEqual([]);
+    expect(otlp.problems).toEqual([]);
+  });
+
+  it('keeps intake keys out of the spans (SPEC section 2: they are secrets)', async () => {
+    const key = `hbkey${Date.now()}secret`;
+    expect((await call(tocsin, 'POST', `/v1/heartbeats/${key}/ping`)).status).toBe(404);
+    const server = await serverSpan('POST', '/v1/heartbeats/:key/ping');
+    expect(server.attributes['url.path']).toBe('/v1/heartbeats/[redacted]/ping');
+    expect(JSON.stringify(otlp.spans)).not.toContain(key);
+  });
+
+  it('exports what it still holds and exits 0 on SIGTERM', async () => {
+    await stop(tocsin);
+    expect(loadedTelemetry(tocsin)).toEqual(expect.arrayContaining(['@opentelemetry/sdk-node', '@opentelemetry/instrumentation-pg', '@fastify/otel']));
+    expect(otlp.problems).toEqual([]);
+  });
+});
+
+describe('a service without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('loads no tracing module and exports nothing, whatever the other OTEL_* variables say', async () => {
+    const otlp = await startOtlpReceiver();
+    try {
+      const tocsin = await startTocsin({
+        // A signal-specific endpoint is not the switch; an invalid sampler is not even read.
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${otlp.url}/v1/traces`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_SERVICE_NAME: 'tocsin-untraced',
+      });
+      const path = `/untraced-${Date.now()}`;
+      expect((await call(tocsin, 'POST', '/v1/notifications', { channel: 'webhook', recipient: `${webhooks.url}${path}`, content: 'hello' })).status).toBe(201);
+      const delivered = await eventually(() => webhooks.received.find((r) => r.path === path), 20_000, 'the webhook');
+      expect(delivered.headers.traceparent).toBeUndefined();
+      await stop(tocsin);
+      expect(loadedTelemetry(tocsin)).toEqual([]);
+      expect(logLines(tocsin).filter((line) => 'trace_id' in line)).toEqual([]);
+      expect(otlp.requests()).toBe(0);
+    } finally {
+      await otlp.close();
+    }
+  });
+});
+
+describe('tracing configuration', () => {
+  it('samples by OTEL_TRACES_SAMPLER: always_off exports nothing, yet passes an unsampled traceparent on', async () => {
+    const otlp = await startOtlpReceiver();
+    try {
+      const tocsin = await startTocsin({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'always_off' });
+      const path = `/unsampled-${Date.now()}`;
+      expect((await call(tocsin, 'POST', '/v1/notifications', { channel: 'webhook', recipient: `${webhooks.url}${path}`, content: 'hello' })).status).toBe(201);
+      const delivered = await eventually(() => webhooks.received.find((r) => r.path === path), 20_000, 'the webhook');
+      expect(String(delivered.headers.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      await stop(tocsin); // flushes whatever was recorded: nothing
+      expect(otlp.requests()).toBe(0);
+    } finally {
+      await otlp.close();
+    }
+  });
+
+  it('exports OTLP/HTTP protobuf when no protocol is given', async () => {
+    const otlp = await startOtlpReceiver();
+    try {
+      const tocsin = await startTocsin({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url });
+      expect((await call(tocsin, 'GET', '/v1/notifications?limit=1')).status).toBe(200);
+      // The JSON receiver refuses it and says what it got.
+      await eventually(() => otlp.problems.find((problem) => problem === 'POST /v1/traces application/x-protobuf'), 20_000, 'a protobuf export');
+      await stop(tocsin);
+    } finally {
+      await otlp.close();
+    }
+  });
+
+  it('stops at start on a bad tracing variable, naming it', async () => {
+    const started = startTocsin({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_TRACES_SAMPLER: 'sometimes' });
+    await expect(started).rejects.toThrow(/OTEL_TRACES_SAMPLER must be one of always_on, .*; got "sometimes"/);
+    await expect(started).rejects.toThrow(/telemetry modules loaded: \[\]/);
+  });
+});
