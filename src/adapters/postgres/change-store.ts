@@ -32,21 +32,28 @@ const toJson = (data: unknown): string => {
 };
 
 /**
- * The statement that appends changes, usable alone or as part of another statement (a data-
- * modifying CTE). The shared lock is taken in the same statement, before the identity column
- * hands out ids, and held until the transaction ends.
+ * The common table expressions that append changes, for a statement of their own or as part of
+ * another one (a one-statement unit of work writes its changes in its own statement, see
+ * src/adapters/postgres/transact.ts). The shared lock is taken in the same statement, before the
+ * identity column hands out ids, and held until the transaction ends. The ids are in the CTE
+ * `appended_changes`.
  */
-export function appendChangesQuery(changes: readonly NewChange[]) {
-  return sql<{ ids: string[] }>`
-    with feed_lock as materialized (select pg_advisory_xact_lock_shared(${sql.lit(FEED_LOCK)})),
-    appended as (
+export function appendChangesCtes(changes: readonly NewChange[]) {
+  return sql`
+    feed_lock as materialized (select pg_advisory_xact_lock_shared(${sql.lit(FEED_LOCK)})),
+    appended_changes as (
       insert into changes (type, data)
       select c.type, c.data
       from feed_lock, unnest(${changes.map((c) => c.type)}::text[], ${changes.map((c) => toJson(c.data))}::jsonb[]) with ordinality as c(type, data, n)
       order by c.n
       returning id
-    )
-    select coalesce(array_agg(id::text order by id), '{}') as ids from appended`;
+    )`;
+}
+
+function appendChangesQuery(changes: readonly NewChange[]) {
+  return sql<{ ids: string[] }>`
+    with ${appendChangesCtes(changes)}
+    select coalesce(array_agg(id::text order by id), '{}') as ids from appended_changes`;
 }
 
 /**
