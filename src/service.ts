@@ -21,6 +21,10 @@ import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
 import { startRetentionWorker } from './adapters/queue/retention-worker.ts';
 import { startSweepWorker } from './adapters/queue/sweep-worker.ts';
 import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
+// Issue 12 (streams): the change reader and the stream hub of an API process.
+import { activeKeyIds } from './adapters/postgres/api-key-store.ts';
+import { makeChangeReader } from './adapters/postgres/change-reader.ts';
+import { makeStreamHub } from './adapters/http/stream-hub.ts';
 import { systemClock } from './ports/clock.ts';
 
 export type ServiceRole = 'all' | 'api' | 'worker';
@@ -62,7 +66,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
   let providers: ReturnType<typeof makeProviders> | undefined;
   let sweeper: { stop(): void } | undefined;
   if (runsWorkers) {
-    await startMaintenanceWorker({ boss: queue.boss, db, logger });
+    await startMaintenanceWorker({ boss: queue.boss, db, logger, eventRetentionHours: config.EVENT_RETENTION_HOURS });
     // SPEC section 4: nothing accepted is stranded (the sweep), and ended notifications expire.
     sweeper = await startSweepWorker({ boss: queue.boss, db, logger, intervalSeconds: config.SWEEP_INTERVAL_SECONDS });
     await startRetentionWorker({ boss: queue.boss, db, logger, retentionDays: config.NOTIFICATION_RETENTION_DAYS });
@@ -96,8 +100,17 @@ export async function startService(options: { role: ServiceRole; config: Config;
     );
   }
 
+  // Issue 12 (SPEC section 7): one LISTEN connection and one reader per API process, fanned out to
+  // its stream clients by the hub. Only processes that serve the API read the feed.
+  const reader = runsApi ? makeChangeReader({ db, listenUrl: config.DATABASE_LISTEN_URL ?? databaseUrl, logger }) : undefined;
+  await reader?.start();
+  const streamHub = reader
+    ? makeStreamHub({ reader, db, logger, heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000, activeKeyIds: (ids) => activeKeyIds(db, ids), registry: metrics.registry })
+    : undefined;
+
   const app = runsApi
     ? await buildApp({
+        streamHub: streamHub!, // issue 12
         db,
         boss: queue.boss,
         metrics,
@@ -134,6 +147,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         clearTimeout(forceClose);
       }
       await queue.stop();
+      await reader?.stop(); // issue 12: before the pool it reads from closes
       await providers?.closeAll();
       await db.destroy();
     },

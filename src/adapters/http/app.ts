@@ -24,6 +24,8 @@ import { incidentNotificationRoutes } from './routes/incident-notification-route
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+import { registerStreamRoutes } from './routes/stream-routes.ts'; // issue 12
+import type { StreamHub } from './stream-hub.ts'; // issue 12
 
 export interface AppDeps {
   db: Database;
@@ -42,7 +44,11 @@ export interface AppDeps {
     INTAKE_RATE_LIMIT_PER_MINUTE: number;
     /** SPEC section 1: whose X-Forwarded-For and X-Forwarded-Proto to believe. */
     TRUST_PROXY: boolean | number | string[];
+    /** Issue 12: a WebSocket signed in by cookie must come from this origin. */
+    PUBLIC_URL: string;
   };
+  /** Issue 12 (SPEC section 7): fans the change feed out to this process's stream clients. */
+  streamHub: StreamHub;
   /** Largest accepted request body; larger ones are 413 PAYLOAD_TOO_LARGE. */
   bodyLimitBytes?: number;
 }
@@ -124,6 +130,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const idempotent = makeIdempotency({ db: deps.db, boss: deps.boss, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
   const transact = makeTransact(deps.db, deps.boss);
   await registerRateLimit(app, { db: deps.db, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
+  // Issue 12 (SPEC section 7): first, so that @fastify/websocket closes upgrades to other routes.
+  await registerStreamRoutes(app, { db: deps.db, auth, hub: deps.streamHub, publicUrl: deps.config.PUBLIC_URL });
 
   await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness, metrics: deps.metrics }));
   await app.register(apiKeyRoutes({ db: deps.db, auth }));
