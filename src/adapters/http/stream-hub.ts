@@ -20,6 +20,8 @@ export interface StreamClient {
   state: 'replaying' | 'live' | 'gone';
   buffer: OutgoingEvent[];
   bufferedBytes: number;
+  /** The buffer passed the limit and was dropped: the replay goes on further in the table. */
+  overflowed: boolean;
   /** Events up to this id were sent (or the client said it has them): never send them again. */
   floor: number;
   /** Bumped by each (re)subscription, so that a replay overtaken by a newer one stops. */
@@ -83,12 +85,16 @@ export function makeStreamHub(options: StreamHubOptions) {
     else client.sink.end(reason);
   }
 
-  /** Writes to a live client, then checks its backlog (never waits for it). */
+  /**
+   * Writes to a live client, never waiting for it. A client still holding more than the limit
+   * unsent from earlier writes is cut instead: the check comes before the write, so a burst larger
+   * than the limit (one batch of big events) does not cut a client that reads as fast as it can.
+   */
   function deliver(client: StreamClient, events: readonly OutgoingEvent[], shared?: Buffer) {
     if (events.length === 0) return;
+    if (client.sink.backlog() > maxBacklog) return cut(client, 'backlog');
     client.sink.send(events, shared);
     client.floor = events.at(-1)!.id;
-    if (client.sink.backlog() > maxBacklog) cut(client, 'backlog');
   }
 
   const select = (filter: StreamFilter, events: readonly OutgoingEvent[]): OutgoingEvent[] => {
@@ -112,7 +118,8 @@ export function makeStreamHub(options: StreamHubOptions) {
       if (client.state === 'replaying') {
         client.buffer.push(...selection.events);
         for (const event of selection.events) client.bufferedBytes += event.size();
-        if (client.bufferedBytes > maxBacklog) cut(client, 'backlog');
+        // Too much to hold: drop it, the replay reads it from the table instead (see replay).
+        if (client.bufferedBytes > maxBacklog) holdNothing(client, true);
       } else if (selection.events[0]!.id <= client.floor) {
         // A client that came from a process whose reader was ahead of this one's.
         deliver(client, selection.events.filter((event) => event.id > client.floor));
@@ -143,42 +150,58 @@ export function makeStreamHub(options: StreamHubOptions) {
     }
   }
 
+  function holdNothing(client: StreamClient, overflowed: boolean) {
+    client.buffer = [];
+    client.bufferedBytes = 0;
+    client.overflowed = overflowed;
+  }
+
   /**
    * Replays (since, position] from the table, then sends what arrived meanwhile and goes live.
    * `event: reset` first when `since` is older than what is kept, or newer than anything committed.
+   * When more arrives during the replay than a client may have held for it, the held events are
+   * dropped and the replay goes on in the table up to the reader's new position, until it catches up.
    */
   async function replay(client: StreamClient, since: number | undefined) {
     const generation = ++client.generation;
-    const upTo = reader.position();
+    let upTo = reader.position();
     client.state = 'replaying';
-    client.buffer = [];
-    client.bufferedBytes = 0;
+    holdNothing(client, false);
     const stale = () => client.generation !== generation || client.state === 'gone';
     if (since !== undefined) {
       let after = since;
       let reset: string | undefined;
       if (since > upTo && since > (await newestChangeId(db))) reset = 'no event has this id yet';
-      while (!reset && after < upTo && !stale()) {
-        const page = await readChangesForReplay(db, after, upTo, pageSize);
-        if (stale()) return;
-        if (page.prunedThrough > after) reset = 'events after this id are no longer kept (EVENT_RETENTION_HOURS)';
-        else if (page.changes.length === 0) break;
-        else {
-          await sendReplayed(client, select(client.filter, page.changes.map(OutgoingEvent.of)), stale);
+      for (;;) {
+        while (!reset && after < upTo && !stale()) {
+          const page = await readChangesForReplay(db, after, upTo, pageSize);
           if (stale()) return;
-          after = page.changes.at(-1)!.id;
+          if (page.prunedThrough > after) reset = 'events after this id are no longer kept (EVENT_RETENTION_HOURS)';
+          else if (page.changes.length === 0) break;
+          else {
+            await sendReplayed(client, select(client.filter, page.changes.map(OutgoingEvent.of)), stale);
+            if (stale()) return;
+            after = page.changes.at(-1)!.id;
+          }
         }
+        if (stale()) return;
+        if (reset || !client.overflowed) break;
+        // Held events were dropped: read on to where the reader is now (synchronously with the drop).
+        holdNothing(client, false);
+        after = Math.max(after, upTo);
+        upTo = reader.position();
       }
-      if (stale()) return;
       if (reset) {
+        // The client reloads after this, so it goes on from where the reader is now.
+        holdNothing(client, false);
+        upTo = reader.position();
         client.sink.send([resetEvent(upTo, since, reset)]);
         after = upTo;
       }
       client.floor = Math.max(client.floor, after);
     }
     const held = client.buffer.filter((event) => event.id > client.floor);
-    client.buffer = [];
-    client.bufferedBytes = 0;
+    holdNothing(client, false);
     client.state = 'live';
     deliver(client, held);
   }
@@ -197,7 +220,6 @@ export function makeStreamHub(options: StreamHubOptions) {
     tick++;
     for (const client of clients) {
       if (client.sink.transport === 'sse' || tick % 2 === 0) client.sink.heartbeat();
-      if (client.sink.backlog() > maxBacklog) cut(client, 'backlog');
     }
     void revalidate();
   }, options.heartbeatMs).unref();
@@ -221,7 +243,7 @@ export function makeStreamHub(options: StreamHubOptions) {
   return {
     /** Adds a client; `since` (Last-Event-ID) replays what came after it first. */
     attach(sink: StreamSink, auth: StreamAuth, filter: StreamFilter, since: number | undefined): StreamClient {
-      const client: StreamClient = { sink, auth, filter, key: filterKey(filter), state: 'replaying', buffer: [], bufferedBytes: 0, floor: 0, generation: 0 };
+      const client: StreamClient = { sink, auth, filter, key: filterKey(filter), state: 'replaying', buffer: [], bufferedBytes: 0, overflowed: false, floor: 0, generation: 0 };
       clients.add(client);
       start(client, since);
       return client;
