@@ -19,6 +19,7 @@ import { appendChanges } from '../src/adapters/postgres/change-store.ts';
 import { makeDatabase, makePool } from '../src/adapters/postgres/database.ts';
 import { startTestServer } from '../tests/setup/postgres-server.ts';
 import { databaseUrl } from '../tests/helpers/urls.ts';
+import { watchStream } from './stream-watchers.ts';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const quick = process.argv.includes('--quick');
@@ -53,25 +54,6 @@ async function startApi(dbUrl: string): Promise<{ url: string; child: ChildProce
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-/** The clients' process: resolves once every client is connected; `report()` ends it. */
-async function startClients(url: string, count: number) {
-  const child = spawn(process.execPath, ['bench/sse-clients.ts', JSON.stringify({ url, key: adminKey, clients: count })], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  while (!out.includes('ready\n')) {
-    if (child.exitCode !== null) throw new Error(`sse-clients exited with ${child.exitCode}`);
-    await sleep(20);
-  }
-  return {
-    async report(): Promise<{ events: number; dropped: number; seen: Record<string, { count: number; last: number }> }> {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.stdin!.end();
-      await exited;
-      return JSON.parse(out.trim().split('\n').at(-1)!);
-    },
-  };
-}
-
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 async function main() {
@@ -90,7 +72,7 @@ async function main() {
     const b = await startApi(dbUrl);
     running.push(b.child);
     log(`${clients} SSE clients on process B`);
-    const crowd = await startClients(b.url, clients);
+    const crowd = await watchStream(b.url, adminKey, clients);
 
     // One change through the API tells whether the API writes events yet.
     const post = () =>
