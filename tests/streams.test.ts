@@ -220,6 +220,21 @@ describe('streams across processes', () => {
     ws.close();
   }, 60_000);
 
+  it('listens on DATABASE_LISTEN_URL when it is set (a direct connection beside a pooler)', async () => {
+    const listenUrl = new URL(database.url);
+    listenUrl.searchParams.set('application_name', 'tocsin-direct-listen');
+    const c = await startServiceProcess('api', { DATABASE_URL: database.url, ADMIN_API_KEY: adminKey, DATABASE_LISTEN_URL: listenUrl.toString() });
+    const onC = await sse(c.base);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'tocsin-direct-listen'`.execute(db);
+    expect(rows[0]!.n).toBe(1);
+    const [id] = await feed.append({ type: 'incident.created', data: { id: incidentA } });
+    await waitFor(() => lastId(onC) === id, { what: 'the event on the process listening on DATABASE_LISTEN_URL' });
+    onC.close();
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
   it('at shutdown every stream ends at once and the process exits 0 well before SHUTDOWN_TIMEOUT_SECONDS', async () => {
     const onB = await sse(b.base);
     const ws = (await openWs(`${b.base.replace('http', 'ws')}/v1/ws`, auth)).client!;
@@ -232,6 +247,8 @@ describe('streams across processes', () => {
     await waitFor(() => onB.ended && ws.closed, { what: 'both streams to end' });
     expect(ws.closed?.code).toBe(1001);
     expect(onB.comments.at(-1)).toMatch(/reconnect with Last-Event-ID/);
+    // Nothing above made either process log an error (a failed replay, a crashed subscriber).
+    for (const output of [a.output(), b.output()]) expect(output).not.toMatch(/"level":(50|60)/);
   }, 30_000);
 });
 

@@ -57,6 +57,11 @@ interface Prepared {
 export async function registerStreamRoutes(app: FastifyInstance, deps: StreamRoutesDeps): Promise<void> {
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_MESSAGE_BYTES },
+    // A client that vanishes mid-message is ordinary, not an error of ours.
+    errorHandler(error, socket, request) {
+      request.log.info({ err: error }, 'websocket closed with an error');
+      socket.terminate();
+    },
     // SPEC section 1: at shutdown every stream ends at once, SSE and WebSocket alike.
     preClose(done) {
       deps.hub.closeAll();
