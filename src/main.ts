@@ -8,6 +8,7 @@ import { makeLogger } from './logger.ts';
 import { startService } from './service.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
+import { readerOf } from './adapters/postgres/transact.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './adapters/postgres/embedded-postgres.ts';
 import { EmbeddedPostgresError } from './adapters/postgres/postgres-home.ts';
 import { activeTracing, shutdownTracing, tracingRequested } from './adapters/telemetry/tracing-state.ts';
@@ -83,8 +84,8 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
   });
 
   // First start: nobody can call the API without a key, so make one and show it once.
-  if (app && !config.ADMIN_API_KEY && (await countActiveKeys(db)) === 0) {
-    const created = await createApiKey(db, { name: 'first admin', scopes: ['admin'] });
+  if (app && !config.ADMIN_API_KEY && (await countActiveKeys(readerOf(db))) === 0) {
+    const created = await createApiKey(readerOf(db), { name: 'first admin', scopes: ['admin'] });
     say(`First start: created an admin API key (shown only now; keep it safe):\n  ${created.key}`);
   }
 }

@@ -1,31 +1,57 @@
 // The composition root (STYLE habit 3): the one place that wires the adapters, the use cases and
-// the queue together, by hand. main.ts adds the process around it (arguments, signals, exit
-// codes, embedded PostgreSQL); the tests start exactly this.
+// the queue together, by hand, each built once. main.ts adds the process around it (arguments,
+// signals, exit codes, embedded PostgreSQL); the tests start exactly this.
+import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { makeDelivery } from './app/deliver-notifications.ts';
+import { makeEscalationRunner } from './app/escalation-runner.ts';
+import { makeEscalationSetupUseCases } from './app/escalation-setup-use-cases.ts';
+import { makeHeartbeatUseCases } from './app/heartbeat-use-cases.ts';
+import { makeIncidentUseCases } from './app/incident-use-cases.ts';
+import { makeIntegrationUseCases } from './app/integration-use-cases.ts';
+import { makeEnqueue, makeSummaries } from './app/notification-enqueue.ts';
+import { makeNotificationInputs } from './app/notification-inputs.ts';
+import { makeNotificationUseCases } from './app/notification-use-cases.ts';
+import { makePaging } from './app/paging.ts';
+import { makeReferences } from './app/references.ts';
+import { makeTemplateUseCases } from './app/template-use-cases.ts';
+import { makeUserUseCases } from './app/user-use-cases.ts';
 import { buildApp } from './adapters/http/app.ts';
 import { makeMetrics } from './adapters/metrics.ts';
+import { makeChangeNotifier } from './adapters/postgres/change-notifier.ts';
 import { makeChannelRateLimiter } from './adapters/postgres/channel-rate-limiter.ts';
 import { makeDatabase, makePool, migrateToLatest, type Database } from './adapters/postgres/database.ts';
-import { claimForSending } from './adapters/postgres/notification-store.ts';
-import { makeTransact } from './adapters/postgres/unit-of-work.ts';
+import * as deliveryStore from './adapters/postgres/delivery-store.ts';
+import * as policyStore from './adapters/postgres/escalation-policy-store.ts';
+import * as escalationStore from './adapters/postgres/escalation-store.ts';
+import * as heartbeatStore from './adapters/postgres/heartbeat-store.ts';
+import * as incidentStore from './adapters/postgres/incident-store.ts';
+import * as integrationStore from './adapters/postgres/integration-store.ts';
+import * as notificationStore from './adapters/postgres/notification-store.ts';
+import { makeRateLimitCounter } from './adapters/postgres/rate-limit-store.ts';
+import * as teamStore from './adapters/postgres/team-store.ts';
+import * as templateStore from './adapters/postgres/template-store.ts';
+import { changeFeed, makeTransact, readerOf } from './adapters/postgres/transact.ts';
+import * as userStore from './adapters/postgres/user-store.ts';
 import { makeCircuitBreakers } from './adapters/providers/circuit-breakers.ts';
-import { channelProblem, makeProviders } from './adapters/providers/providers.ts';
+import { channelProblem as channelProblemOf, makeProviders } from './adapters/providers/providers.ts';
+import { makeDeliveryQueue } from './adapters/queue/delivery-queue.ts';
 import { createNotificationQueues, startDeliveryWorkers } from './adapters/queue/delivery-worker.ts';
-import { createHeartbeatQueues } from './adapters/queue/heartbeat-check-writes.ts';
-import { startHeartbeatWorker } from './adapters/queue/heartbeat-worker.ts';
-import { createEscalationQueue } from './adapters/queue/escalation-job-writes.ts';
+import { createEscalationQueue, makeEscalationQueue } from './adapters/queue/escalation-queue.ts';
 import { startEscalationWorker } from './adapters/queue/escalation-worker.ts';
+import { createHeartbeatQueues, makeHeartbeatQueue } from './adapters/queue/heartbeat-queue.ts';
+import { startHeartbeatWorker } from './adapters/queue/heartbeat-worker.ts';
 import { startMaintenanceWorker } from './adapters/queue/maintenance-worker.ts';
+import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
 import { startRetentionWorker } from './adapters/queue/retention-worker.ts';
 import { startSweepWorker } from './adapters/queue/sweep-worker.ts';
-import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
+import { systemClock } from './ports/clock.ts';
 // Issue 12 (streams): the change reader and the stream hub of an API process.
 import { activeKeyIds } from './adapters/postgres/api-key-store.ts';
 import { makeChangeReader } from './adapters/postgres/change-reader.ts';
 import { makeStreamHub } from './adapters/http/stream-hub.ts';
-import { systemClock } from './ports/clock.ts';
 
 export type ServiceRole = 'all' | 'api' | 'worker';
 
@@ -46,6 +72,65 @@ export interface Service {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/** Every feature's use cases, built once on one database and one queue. */
+function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger: Logger }) {
+  const { config } = deps;
+  const clock = systemClock;
+  const notifier = makeChangeNotifier(deps.db, deps.logger);
+  const transact = makeTransact(deps.db, notifier);
+  const changes = changeFeed;
+  const channelProblem = channelProblemOf(config);
+  const deliveryQueue = makeDeliveryQueue(deps.queue.boss);
+  const escalationQueue = makeEscalationQueue(deps.queue.boss);
+  const heartbeatQueue = makeHeartbeatQueue(deps.queue.boss);
+
+  const references = makeReferences({ teams: teamStore, users: userStore, policies: policyStore, incidents: incidentStore });
+  const summaries = makeSummaries({ delivery: deliveryStore, changes });
+  const enqueue = makeEnqueue({ notifications: notificationStore, queue: deliveryQueue, summaries });
+  const paging = makePaging({
+    clock,
+    channelProblem,
+    users: userStore,
+    teams: teamStore,
+    policies: policyStore,
+    templates: templateStore,
+    escalations: escalationStore,
+    incidents: incidentStore,
+    notifications: notificationStore,
+    enqueue,
+    summaries,
+    deliveryQueue,
+    escalationQueue,
+  });
+  const incidents = makeIncidentUseCases({ transact, clock, incidents: incidentStore, changes, references, paging });
+  return {
+    transact,
+    notifier,
+    deliveryQueue,
+    escalationQueue,
+    heartbeatQueue,
+    incidents,
+    notifications: makeNotificationUseCases({
+      transact,
+      clock,
+      channelProblem,
+      inputs: makeNotificationInputs({ users: userStore, templates: templateStore, references }),
+      enqueue,
+      summaries,
+      queue: deliveryQueue,
+      notifications: notificationStore,
+      incidents: incidentStore,
+    }),
+    integrations: makeIntegrationUseCases({ transact, integrations: integrationStore, incidents: incidentStore, incidentUseCases: incidents, references }),
+    heartbeats: makeHeartbeatUseCases({ transact, heartbeats: heartbeatStore, queue: heartbeatQueue, incidents: incidentStore, incidentUseCases: incidents, references }),
+    templates: makeTemplateUseCases({ transact, templates: templateStore }),
+    users: makeUserUseCases({ transact, users: userStore }),
+    setup: makeEscalationSetupUseCases({ policies: policyStore, teams: teamStore, references }),
+    escalationRunner: makeEscalationRunner({ transact, clock, incidents: incidentStore, escalations: escalationStore, policies: policyStore, teams: teamStore, paging, changes }),
+    summaries,
+  };
+}
+
 export async function startService(options: { role: ServiceRole; config: Config; logger: Logger; databaseUrl: string }): Promise<Service> {
   const { role, config, logger, databaseUrl } = options;
   const runsWorkers = role === 'all' || role === 'worker';
@@ -62,62 +147,78 @@ export async function startService(options: { role: ServiceRole; config: Config;
   await createHeartbeatQueues(queue.boss);
   const metrics = makeMetrics({ db });
   const stopping = new AbortController();
+  const features = makeUseCases({ db, queue, config, logger });
+  const { transact } = features;
 
   let providers: ReturnType<typeof makeProviders> | undefined;
   let sweeper: { stop(): void } | undefined;
   if (runsWorkers) {
     await startMaintenanceWorker({ boss: queue.boss, db, logger, eventRetentionHours: config.EVENT_RETENTION_HOURS });
     // SPEC section 4: nothing accepted is stranded (the sweep), and ended notifications expire.
-    sweeper = await startSweepWorker({ boss: queue.boss, db, logger, intervalSeconds: config.SWEEP_INTERVAL_SECONDS });
+    sweeper = await startSweepWorker({
+      boss: queue.boss,
+      transact,
+      deliveryQueue: features.deliveryQueue,
+      escalationQueue: features.escalationQueue,
+      logger,
+      intervalSeconds: config.SWEEP_INTERVAL_SECONDS,
+    });
     await startRetentionWorker({ boss: queue.boss, db, logger, retentionDays: config.NOTIFICATION_RETENTION_DAYS });
     // SPEC section 5: later escalation levels, paged by jobs at their due time.
-    await startEscalationWorker(queue.boss, { transact: makeTransact(db, queue.boss), clock: systemClock, channelProblem: channelProblem(config) }, logger);
-    await startHeartbeatWorker({
-      boss: queue.boss,
-      db,
-      logger,
-      ctx: { transact: makeTransact(db, queue.boss), clock: systemClock, channelProblem: channelProblem(config) },
-    });
+    await startEscalationWorker(queue.boss, features.escalationRunner, logger);
+    await startHeartbeatWorker({ boss: queue.boss, db, heartbeats: features.heartbeats, queue: features.heartbeatQueue, logger });
     providers = makeProviders(config, db);
-    await startDeliveryWorkers(
-      queue.boss,
-      {
-        providers,
-        breakers: makeCircuitBreakers({ halfOpenAfterMs: config.CIRCUIT_BREAKER_HALF_OPEN_SECONDS * 1000 }),
-        rateLimiter: makeChannelRateLimiter(db, config.CHANNEL_RATE_LIMIT_PER_SECOND),
-        transact: makeTransact(db, queue.boss),
-        clock: systemClock,
-        backoffMs: config.RETRY_BACKOFF_MS,
-        retryAfterMaxMs: config.RETRY_AFTER_MAX_SECONDS * 1000,
-        claim: (_channel, jobs) => claimForSending(db, jobs),
-        observe: metrics.observeDelivery,
-        logger,
-        stopping: stopping.signal,
-      },
-      // A batch larger than a second's budget would only hold claimed notifications waiting
-      // for later windows (and no longer cancellable), so the budget caps it.
-      { batchSize: Math.min(config.WORKER_BATCH_SIZE, config.CHANNEL_RATE_LIMIT_PER_SECOND), concurrency: config.WORKER_CONCURRENCY },
-    );
+    const delivery = makeDelivery({
+      providers,
+      breakers: makeCircuitBreakers({ halfOpenAfterMs: config.CIRCUIT_BREAKER_HALF_OPEN_SECONDS * 1000 }),
+      rateLimiter: makeChannelRateLimiter(db, config.CHANNEL_RATE_LIMIT_PER_SECOND),
+      transact,
+      clock: systemClock,
+      backoffMs: config.RETRY_BACKOFF_MS,
+      retryAfterMaxMs: config.RETRY_AFTER_MAX_SECONDS * 1000,
+      delivery: deliveryStore,
+      incidents: incidentStore,
+      summaries: features.summaries,
+      queue: features.deliveryQueue,
+      observe: metrics.observeDelivery,
+      logger,
+      stopping: stopping.signal,
+    });
+    // A batch larger than a second's budget would only hold claimed notifications waiting for
+    // later windows (and no longer cancellable), so the budget caps it.
+    await startDeliveryWorkers(queue.boss, delivery, {
+      batchSize: Math.min(config.WORKER_BATCH_SIZE, config.CHANNEL_RATE_LIMIT_PER_SECOND),
+      concurrency: config.WORKER_CONCURRENCY,
+    });
   }
 
   // Issue 12 (SPEC section 7): one LISTEN connection and one reader per API process, fanned out to
   // its stream clients by the hub. Only processes that serve the API read the feed.
-  const reader = runsApi ? makeChangeReader({ db, listenUrl: config.DATABASE_LISTEN_URL ?? databaseUrl, logger }) : undefined;
-  await reader?.start();
-  const streamHub = reader
-    ? makeStreamHub({ reader, db, logger, heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000, activeKeyIds: (ids) => activeKeyIds(db, ids), registry: metrics.registry })
+  const changeReader = runsApi ? makeChangeReader({ db, listenUrl: config.DATABASE_LISTEN_URL ?? databaseUrl, logger }) : undefined;
+  await changeReader?.start();
+  const streamHub = changeReader
+    ? makeStreamHub({ reader: changeReader, db, logger, heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000, activeKeyIds: (ids) => activeKeyIds(readerOf(db), ids), registry: metrics.registry })
     : undefined;
 
   const app = runsApi
     ? await buildApp({
         streamHub: streamHub!, // issue 12
-        db,
-        boss: queue.boss,
+        incidents: features.incidents,
+        notifications: features.notifications,
+        integrations: features.integrations,
+        heartbeats: features.heartbeats,
+        templates: features.templates,
+        users: features.users,
+        setup: features.setup,
+        transact,
+        reader: readerOf(db),
+        rateLimits: makeRateLimitCounter(db),
         metrics,
-        channelProblem: channelProblem(config),
         logger,
-        clock: systemClock,
-        readiness: { queueStarted: queue.isStarted },
+        readiness: {
+          databaseAnswers: () => sql`select 1`.execute(db).then(() => true, () => false),
+          queueStarted: queue.isStarted,
+        },
         config,
       })
     : undefined;
@@ -139,16 +240,14 @@ export async function startService(options: { role: ServiceRole; config: Config;
       }, Math.max(0, cutoff - Date.now()));
       try {
         // Requests and deliveries in flight finish meanwhile: both stop taking new work at once.
-        await Promise.all([
-          app?.close(),
-          queue.stop(Math.max(0, cutoff - Date.now()), { close: false }),
-        ]);
+        await Promise.all([app?.close(), queue.stop(Math.max(0, cutoff - Date.now()), { close: false })]);
       } finally {
         clearTimeout(forceClose);
       }
       await queue.stop();
-      await reader?.stop(); // issue 12: before the pool it reads from closes
+      await changeReader?.stop(); // issue 12: before the pool it reads from closes
       await providers?.closeAll();
+      await features.notifier.flush();
       await db.destroy();
     },
   };

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPrivateAddress } from '../src/adapters/providers/http-delivery.ts';
-import { queueName } from '../src/adapters/queue/job-writes.ts';
+import { queueName } from '../src/adapters/queue/delivery-queue.ts';
 import { loadConfig } from '../src/config.ts';
 import { makeLogger } from '../src/logger.ts';
 import { startService, type Service } from '../src/service.ts';

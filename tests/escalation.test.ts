@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.ts';
 import { makeLogger } from '../src/logger.ts';
-import { ESCALATION_QUEUE } from '../src/adapters/queue/escalation-job-writes.ts';
+import { ESCALATION_QUEUE } from '../src/adapters/queue/escalation-queue.ts';
 import { startService, type Service } from '../src/service.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 import { eventually, startHttpReceiver, startSmtpReceiver, type HttpReceiver } from './helpers/receivers.ts';

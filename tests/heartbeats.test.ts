@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEARTBEAT_CHECK_QUEUE } from '../src/adapters/queue/heartbeat-check-writes.ts';
+import { HEARTBEAT_CHECK_QUEUE } from '../src/adapters/queue/heartbeat-queue.ts';
 import { eventually } from './helpers/receivers.ts';
 import { createTeam } from './helpers/people.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterQueueName, queueName } from '../src/adapters/queue/job-writes.ts';
+import { deadLetterQueueName, queueName } from '../src/adapters/queue/delivery-queue.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
 import { eventually, startHttpReceiver, startSmtpReceiver, type HttpReceiver } from './helpers/receivers.ts';
 

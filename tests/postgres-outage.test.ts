@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { createApiKey } from '../src/adapters/postgres/api-key-store.ts';
 import { loadConfig } from '../src/config.ts';
 import { startService, type Service } from '../src/service.ts';
+import { readerOf } from '../src/adapters/postgres/transact.ts';
 import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.ts';
 import { eventually, startHttpReceiver, type HttpReceiver } from './helpers/receivers.ts';
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
     SWEEP_INTERVAL_SECONDS: '1',
   });
   service = await startService({ role: 'all', config, logger: pino({ level: 'silent' }), databaseUrl: postgres.url });
-  key = (await createApiKey(service.db, { name: 'outage', scopes: ['admin'] })).key;
+  key = (await createApiKey(readerOf(service.db), { name: 'outage', scopes: ['admin'] })).key;
 }, 120_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { ESCALATION_QUEUE } from '../src/adapters/queue/escalation-job-writes.ts';
+import { ESCALATION_QUEUE } from '../src/adapters/queue/escalation-queue.ts';
 import { startService, type Service } from '../src/service.ts';
 import { eventually, startHttpReceiver, type HttpReceiver } from './helpers/receivers.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';

@@ -9,6 +9,7 @@ import { sameOrigin } from '../src/adapters/http/stream-auth.ts';
 import { makeStreamHub } from '../src/adapters/http/stream-hub.ts';
 import { activeKeyIds } from '../src/adapters/postgres/api-key-store.ts';
 import { makeChangeReader } from '../src/adapters/postgres/change-reader.ts';
+import { readerOf } from '../src/adapters/postgres/transact.ts';
 import { openSse, openWs } from './helpers/stream-clients.ts';
 import { makeFeedWriter } from './helpers/stream-feed.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
@@ -170,12 +171,12 @@ describe('session cookies on streams (the hook for issue 13)', () => {
   beforeAll(async () => {
     reader = makeChangeReader({ db: a.db, listenUrl: a.databaseUrl, logger: { info() {}, warn() {}, debug() {} } });
     await reader.start();
-    const hub = makeStreamHub({ reader, db: a.db, logger: { warn() {}, debug() {} }, heartbeatMs: 100, activeKeyIds: (ids) => activeKeyIds(a.db, ids) });
+    const hub = makeStreamHub({ reader, db: a.db, logger: { warn() {}, debug() {} }, heartbeatMs: 100, activeKeyIds: (ids) => activeKeyIds(readerOf(a.db), ids) });
     app = Fastify();
     app.setErrorHandler(errorHandler);
     await registerStreamRoutes(app, {
-      db: a.db,
-      auth: makeAuthenticator({ db: a.db }),
+      reader: readerOf(a.db),
+      auth: makeAuthenticator({ reader: readerOf(a.db) }),
       hub,
       publicUrl,
       sessionPrincipal: async (request) => (request.headers.cookie === 'tocsin_session=good' ? person : null),

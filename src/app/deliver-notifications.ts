@@ -5,7 +5,13 @@ import { DomainError } from '../domain/errors.ts';
 import { decideAfterAttempt, type Channel, type DeliveryResult, type Notification } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ChannelRateLimiter, CircuitBreakers, OutgoingMessage, Providers } from '../ports/provider.ts';
-import type { AttemptRecord, DeliveryJob, NewTimelineEvent, Transact } from '../ports/unit-of-work.ts';
+import type { DeliveryJob, DeliveryQueue } from '../ports/queue.ts';
+import type { Transact } from '../ports/transact.ts';
+import type * as DeliveryStore from '../adapters/postgres/delivery-store.ts';
+import type { AttemptRecord } from '../adapters/postgres/delivery-store.ts';
+import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
+import type { NewTimelineEvent } from '../adapters/postgres/incident-store.ts';
+import type { Summaries } from './notification-enqueue.ts';
 import { retryingWrite, type WorkLog } from './write-retry.ts';
 
 export interface DeliveryDeps {
@@ -17,13 +23,10 @@ export interface DeliveryDeps {
   backoffMs: readonly number[];
   /** RETRY_AFTER_MAX_SECONDS in ms: the longest a Retry-After may hold a retry back. */
   retryAfterMaxMs?: number;
-  /**
-   * Moves the notifications of these jobs from queued/scheduled (or sending, when pg-boss hands
-   * back the job of a worker that stopped answering) to sending, numbers this claim's attempt
-   * (attempt_count + 1) and returns them. A job that is no longer its notification's current one
-   * (cancelled, or replaced by a retry) is not returned.
-   */
-  claim(channel: Channel, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]>;
+  delivery: Pick<typeof DeliveryStore, 'claimForSending' | 'recordAttempts' | 'requeueNotifications'>;
+  incidents: Pick<typeof IncidentStore, 'appendTimelineMany'>;
+  summaries: Summaries;
+  queue: DeliveryQueue;
   observe?(channel: Channel, outcome: 'sent' | 'retry' | 'failed' | 'deferred', durationMs: number): void;
   random?: () => number;
   /** How long a failed claim or outcome write is retried before the batch gives up (default 4 min). */
@@ -139,10 +142,12 @@ interface BatchOutcome {
  * number (see recordAttempts), so a retried write that had in fact committed changes nothing, and a
  * worker whose job was taken over records its attempt but cannot overwrite the new holder's outcome.
  */
-export async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<void> {
+async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJob[]): Promise<void> {
   const budgetMs = deps.writeRetryMs ?? WRITE_RETRY_MS;
+  // The claim moves the notifications of these jobs to sending (see claimForSending); a job that
+  // is no longer its notification's current one (cancelled, or replaced by a retry) claims nothing.
   const claimed = await retryingWrite({ budgetMs, logger: deps.logger, what: 'claiming a batch', context: { channel, jobs: jobs.length } }, () =>
-    deps.claim(channel, jobs),
+    deps.transact.single((tx) => deps.delivery.claimForSending(tx, jobs)),
   );
   if (claimed.length === 0) return;
 
@@ -231,29 +236,31 @@ async function writeBatch(deps: DeliveryDeps, channel: Channel, batch: BatchOutc
   if (requeued.length === 0 && batch.retryJobs.length === 0 && batch.deadLettered.length === 0 && !linked) {
     // The common case (every notification of the batch sent, none linked to an incident) is one
     // statement, atomic by itself, and no more round trips than before it was guarded.
-    await deps.transact.single((stores) => stores.notifications.recordAttempts(records));
+    await deps.transact.single((tx) => deps.delivery.recordAttempts(tx, records));
     return;
   }
-  await deps.transact(async (stores) => {
-    const applied = new Set(records.length > 0 ? await stores.notifications.recordAttempts(records) : []);
-    const handedBack = new Set(requeued.length > 0 ? await stores.notifications.requeue(requeued.map(({ job, ...item }) => ({ ...item, job_id: job.id }))) : []);
+  await deps.transact(async (tx) => {
+    const applied = new Set(records.length > 0 ? await deps.delivery.recordAttempts(tx, records) : []);
+    const handedBack = new Set(
+      requeued.length > 0 ? await deps.delivery.requeueNotifications(tx, requeued.map(({ job, ...item }) => ({ ...item, job_id: job.id }))) : [],
+    );
     const newJobs = [
       ...batch.retryJobs.filter((job) => applied.has(job.notification_id)),
       ...requeued.filter((item) => handedBack.has(item.notification_id)).map((item) => item.job),
     ];
-    if (newJobs.length > 0) await stores.jobs.enqueue(newJobs);
+    if (newJobs.length > 0) await deps.queue.enqueue(tx, newJobs);
     const dead = batch.deadLettered.filter((id) => applied.has(id));
-    if (dead.length > 0) await stores.jobs.deadLetter(channel, dead);
+    if (dead.length > 0) await deps.queue.deadLetter(tx, channel, dead);
     // A hand-back leaves the notification pending, so only recorded outcomes move a summary.
     const incidents = [...new Set([...applied].flatMap((id) => batch.incidentOf.get(id) ?? []))];
     // An incident deleted while its notification was out takes its timeline with it: the outcome
     // is recorded on the notification, and no entry is written for a timeline that is gone (the
     // foreign key would refuse it, and with it every outcome of the batch).
-    const present = new Set(incidents.length > 0 ? await stores.notifications.refreshIncidentSummaries(incidents) : []);
+    const present = new Set(await deps.summaries.refresh(tx, incidents));
     const events = batch.events
       .filter((event) => applied.has(event.notification_id) && present.has(event.incident_id))
       .map(({ notification_id: _, ...event }) => event);
-    if (events.length > 0) await stores.timeline.appendMany(events);
+    if (events.length > 0) await deps.incidents.appendTimelineMany(tx, events);
   });
 }
 
@@ -271,3 +278,12 @@ function withoutAnswerTexts(batch: BatchOutcome): BatchOutcome {
     events: batch.events.map((e) => ({ ...e, data: { ...e.data, ...('error' in e.data ? { error: NOT_STORED } : {}) } })),
   };
 }
+
+/** The delivery worker's use case (SPEC section 4): one batch of one channel's jobs. */
+export function makeDelivery(deps: DeliveryDeps) {
+  return {
+    deliverJobs: (channel: Channel, jobs: ClaimedJob[]) => deliverJobs(deps, channel, jobs),
+  };
+}
+
+export type Delivery = ReturnType<typeof makeDelivery>;

@@ -1,27 +1,25 @@
+import { randomUUID } from 'node:crypto';
 import { DomainError, notFound } from '../domain/errors.ts';
 import {
   decideTransition,
   diffIncident,
+  incidentView,
+  newIncident,
   transitionTimestamps,
   type Incident,
   type IncidentChanges,
   type IncidentStatus,
   type Severity,
+  type TimelineEvent,
 } from '../domain/incident.ts';
-import type { Channel } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { Stores, Transact } from '../ports/unit-of-work.ts';
-import { startPaging, stopPaging } from './paging.ts';
-import { checkReferences, type Reference } from './references.ts';
+import type { ChangeFeed, Transact, Tx } from '../ports/transact.ts';
+import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
+import type { Paging } from './paging.ts';
+import type { Reference, References } from './references.ts';
 
-/** Who acts, and the transaction to act in. Built per request by the HTTP adapter. */
-export interface Context {
-  transact: Transact;
-  clock: Clock;
-  actor: string;
-  /** Channels this server cannot deliver on are skipped when paging (see src/app/paging.ts). */
-  channelProblem?: (channel: Channel) => string | null;
-}
+// SPEC section 3: incidents, their state machine and their timeline. Every change appends its
+// change event (SPEC section 7) in the same transaction.
 
 export interface CreateIncidentInput {
   title: string;
@@ -31,134 +29,172 @@ export interface CreateIncidentInput {
   assignee_id?: string | null;
   source?: string;
   dedup_key?: string | null;
+  /** Set when an integration or a heartbeat opens it (SPEC section 6). */
+  integration_id?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+export interface UpdateIncidentInput extends IncidentChanges {
+  status?: IncidentStatus;
+  note?: string;
+  /** What the monitoring tool last said (SPEC section 6): replaces the details kept. */
+  details?: Record<string, unknown>;
 }
 
 /** SPEC section 2: the team and the assignee an incident names must exist. */
-function incidentReferences(input: { team_id?: string | null; assignee_id?: string | null }): Reference[] {
+function incidentReferences(input: { team_id?: string | null | undefined; assignee_id?: string | null | undefined }): Reference[] {
   return [
     ...(input.team_id ? [{ field: 'body.team_id', kind: 'team' as const, id: input.team_id }] : []),
     ...(input.assignee_id ? [{ field: 'body.assignee_id', kind: 'user' as const, id: input.assignee_id }] : []),
   ];
 }
 
-export async function createIncident(ctx: Context, input: CreateIncidentInput): Promise<Incident> {
-  const row = {
-    title: input.title,
-    description: input.description ?? null,
-    severity: input.severity ?? 'P3',
-    team_id: input.team_id ?? null,
-    assignee_id: input.assignee_id ?? null,
-    source: input.source ?? 'api',
-    dedup_key: input.dedup_key ?? null,
-    created_by: ctx.actor,
-  };
-  const created = { actor: ctx.actor, data: { title: row.title, severity: row.severity, source: row.source } };
-  const references = incidentReferences(row);
-  // Without a team or an assignee to check nobody is paged, and the incident with its timeline
-  // entry is one statement.
-  if (references.length === 0) return ctx.transact.single(({ incidents }) => incidents.insert(row, created));
-  return ctx.transact(async (stores) => {
-    // An incident is never opened for a team that does not exist: it would page nobody, silently.
-    await checkReferences(stores, references);
-    const incident = await stores.incidents.insert(row, created);
-    if (row.team_id === null) return incident;
-    // SPEC section 5: a new incident of a team pages its policy's level 0 at once. Paging
-    // changes the incident's notification_status, so the incident is read again.
-    if (await startPaging(stores, ctx, incident)) return (await stores.incidents.lock(incident.id))!;
+export function makeIncidentUseCases(deps: {
+  transact: Transact;
+  clock: Clock;
+  incidents: typeof IncidentStore;
+  changes: ChangeFeed;
+  references: Pick<References, 'check'>;
+  paging: Pick<Paging, 'start' | 'stop'>;
+}) {
+  const { incidents, changes } = deps;
+
+  async function lockOrThrow(tx: Tx, id: string): Promise<Incident> {
+    const incident = await incidents.lockIncident(tx, id);
+    if (!incident) throw notFound('INCIDENT', id);
     return incident;
-  });
-}
+  }
 
-export interface UpdateIncidentInput extends IncidentChanges {
-  status?: IncidentStatus;
-  note?: string;
-}
+  function comment(tx: Tx, actor: string, incident: Incident, body: string): Promise<TimelineEvent> {
+    changes.append(tx, 'incident.updated', incidentView(incident));
+    return incidents.appendTimeline(tx, { incident_id: incident.id, type: 'incident.comment', actor, data: { body } });
+  }
 
-/**
- * PATCH /v1/incidents/:id and PATCH /v1/incidents/:id/status. `expectedVersion` carries If-Match:
- * it is checked under the row lock, so two writers with the same ETag cannot both win.
- */
-export async function updateIncident(
-  ctx: Context,
-  id: string,
-  input: UpdateIncidentInput,
-  expectedVersion?: number,
-): Promise<Incident> {
-  return ctx.transact(async (stores) => {
-    const current = await lockOrThrow(stores, id);
+  function build(actor: string, input: CreateIncidentInput): Incident {
+    return newIncident(
+      {
+        title: input.title,
+        description: input.description ?? null,
+        severity: input.severity ?? 'P3',
+        team_id: input.team_id ?? null,
+        assignee_id: input.assignee_id ?? null,
+        source: input.source ?? 'api',
+        dedup_key: input.dedup_key ?? null,
+        integration_id: input.integration_id ?? null,
+        details: input.details ?? null,
+      },
+      randomUUID(),
+      actor,
+      deps.clock.now(),
+    );
+  }
+
+  /** Opens an incident inside the caller's transaction; a team's incident pages level 0 at once. */
+  async function createWithin(tx: Tx, actor: string, input: CreateIncidentInput): Promise<Incident> {
+    // An incident is never opened for a team that does not exist: it would page nobody, silently.
+    await deps.references.check(tx, incidentReferences(input));
+    const incident = build(actor, input);
+    changes.append(tx, 'incident.created', incidentView(incident));
+    await incidents.insertIncident(tx, incident, { actor, data: { title: incident.title, severity: incident.severity, source: incident.source } });
+    if (incident.team_id === null) return incident;
+    // SPEC section 5: paging changes the incident's notification_status, so it is read again.
+    if (await deps.paging.start(tx, incident, actor)) return (await incidents.lockIncident(tx, incident.id))!;
+    return incident;
+  }
+
+  /**
+   * PATCH /v1/incidents/:id and PATCH /v1/incidents/:id/status, inside the caller's transaction.
+   * `expectedVersion` carries If-Match: it is checked under the row lock, so two writers with
+   * the same ETag cannot both win.
+   */
+  async function updateWithin(tx: Tx, actor: string, id: string, input: UpdateIncidentInput, expectedVersion?: number): Promise<Incident> {
+    const current = await lockOrThrow(tx, id);
     if (expectedVersion !== undefined && current.version !== expectedVersion) {
-      throw new DomainError('PRECONDITION_FAILED', 'the incident changed since the ETag given in If-Match', {
-        current_etag: `"${current.version}"`,
-      });
+      throw new DomainError('PRECONDITION_FAILED', 'the incident changed since the ETag given in If-Match', { current_etag: `"${current.version}"` });
     }
-    const { status, note, ...fields } = input;
-    await checkReferences(stores, incidentReferences(fields));
+    const { status, note, details, ...fields } = input;
+    await deps.references.check(tx, incidentReferences(fields));
     // Decide the transition before anything is written, so an invalid one changes nothing.
     const transition = status === undefined ? undefined : decideTransition(current.status, status);
-    const changes = diffIncident(current, fields);
+    const fieldChanges = diffIncident(current, fields);
     const statusChanged = transition?.kind === 'changed';
-    if (Object.keys(changes).length === 0 && !statusChanged) {
-      if (note !== undefined && note.length > 0) await appendComment(stores, ctx.actor, id, note);
+    if (Object.keys(fieldChanges).length === 0 && !statusChanged && details === undefined) {
+      if (note !== undefined && note.length > 0) await comment(tx, actor, current, note);
       return current;
     }
 
-    const now = ctx.clock.now();
-    const updated = await stores.incidents.update(id, {
-      ...changes,
+    const now = deps.clock.now();
+    let updated = await incidents.updateIncident(tx, id, {
+      ...fieldChanges,
+      ...(details === undefined ? {} : { details }),
       ...(statusChanged ? { status, ...transitionTimestamps(transition.to, now) } : {}),
     }, now);
-    if (Object.keys(changes).length > 0) {
+    if (Object.keys(fieldChanges).length > 0) {
       const before: Record<string, unknown> = {};
-      for (const key of Object.keys(changes) as (keyof IncidentChanges)[]) before[key] = current[key];
-      await stores.timeline.append({
-        incident_id: id,
-        type: 'incident.updated',
-        actor: ctx.actor,
-        data: { changes, before },
-      });
+      for (const key of Object.keys(fieldChanges) as (keyof IncidentChanges)[]) before[key] = current[key];
+      await incidents.appendTimeline(tx, { incident_id: id, type: 'incident.updated', actor, data: { changes: fieldChanges, before } });
     }
     if (statusChanged) {
-      await stores.timeline.append({
+      await incidents.appendTimeline(tx, {
         incident_id: id,
         type: 'incident.status_changed',
-        actor: ctx.actor,
+        actor,
         data: { from: transition.from, to: transition.to, ...(note ? { note } : {}) },
       });
     } else if (note !== undefined && note.length > 0) {
-      await appendComment(stores, ctx.actor, id, note);
+      await incidents.appendTimeline(tx, { incident_id: id, type: 'incident.comment', actor, data: { body: note } });
     }
     // SPEC section 5: acknowledging or resolving stops the escalation and tells those already
     // paged; an open incident moved to another team stops the old policy and starts the new one.
     let paged = false;
     if (statusChanged && (transition.to === 'acknowledged' || transition.to === 'resolved')) {
-      paged = await stopPaging(stores, ctx, updated, transition.to, note);
-    } else if (changes.team_id !== undefined && updated.status === 'open') {
-      paged = await stopPaging(stores, ctx, updated, 'reassigned');
-      paged = (await startPaging(stores, ctx, updated)) || paged;
+      paged = await deps.paging.stop(tx, updated, transition.to, actor, note);
+    } else if (fieldChanges.team_id !== undefined && updated.status === 'open') {
+      paged = await deps.paging.stop(tx, updated, 'reassigned', actor);
+      paged = (await deps.paging.start(tx, updated, actor)) || paged;
     }
-    return paged ? (await stores.incidents.lock(id))! : updated;
-  });
+    if (paged) updated = (await incidents.lockIncident(tx, id))!;
+    changes.append(tx, 'incident.updated', incidentView(updated));
+    return updated;
+  }
+
+  return {
+    createWithin,
+    updateWithin,
+
+    /** POST /v1/incidents. Without a team or an assignee to check, one statement in all. */
+    create(actor: string, input: CreateIncidentInput): Promise<Incident> {
+      if (incidentReferences(input).length === 0 && !input.integration_id) {
+        return deps.transact.single(async (tx) => {
+          const incident = build(actor, input);
+          changes.append(tx, 'incident.created', incidentView(incident));
+          await incidents.insertIncident(tx, incident, { actor, data: { title: incident.title, severity: incident.severity, source: incident.source } });
+          return incident;
+        });
+      }
+      return deps.transact((tx) => createWithin(tx, actor, input));
+    },
+
+    update(actor: string, id: string, input: UpdateIncidentInput, expectedVersion?: number): Promise<Incident> {
+      return deps.transact((tx) => updateWithin(tx, actor, id, input, expectedVersion));
+    },
+
+    /** POST /v1/incidents/:id/comments, inside the caller's transaction. */
+    async commentWithin(tx: Tx, actor: string, id: string, body: string): Promise<TimelineEvent> {
+      return comment(tx, actor, await lockOrThrow(tx, id), body);
+    },
+    comment(actor: string, id: string, body: string): Promise<TimelineEvent> {
+      return deps.transact(async (tx) => comment(tx, actor, await lockOrThrow(tx, id), body));
+    },
+
+    /** DELETE /v1/incidents/:id: the timeline goes with it. */
+    async remove(id: string): Promise<void> {
+      await deps.transact(async (tx) => {
+        if (!(await incidents.deleteIncident(tx, id))) throw notFound('INCIDENT', id);
+        changes.append(tx, 'incident.deleted', { id });
+      });
+    },
+  };
 }
 
-export async function commentOnIncident(ctx: Context, id: string, body: string) {
-  return ctx.transact(async (stores) => {
-    await lockOrThrow(stores, id);
-    return appendComment(stores, ctx.actor, id, body);
-  });
-}
-
-export async function deleteIncident(ctx: Context, id: string): Promise<void> {
-  await ctx.transact(async ({ incidents }) => {
-    if (!(await incidents.remove(id))) throw notFound('INCIDENT', id);
-  });
-}
-
-async function lockOrThrow(stores: Stores, id: string): Promise<Incident> {
-  const incident = await stores.incidents.lock(id);
-  if (!incident) throw notFound('INCIDENT', id);
-  return incident;
-}
-
-function appendComment(stores: Stores, actor: string, incidentId: string, body: string) {
-  return stores.timeline.append({ incident_id: incidentId, type: 'incident.comment', actor, data: { body } });
-}
+export type IncidentUseCases = ReturnType<typeof makeIncidentUseCases>;

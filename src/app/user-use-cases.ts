@@ -3,15 +3,11 @@ import type { Channel } from '../domain/notification.ts';
 import type { QuietHours } from '../domain/quiet-hours.ts';
 import { canonicalLocale } from '../domain/template.ts';
 import { defaultContactMethods, userProblems, type StoredPreferences, type User } from '../domain/user.ts';
-import type { Clock } from '../ports/clock.ts';
-import type { UserChanges } from '../ports/people-writes.ts';
-import type { Stores, Transact } from '../ports/unit-of-work.ts';
+import type { Transact, Tx } from '../ports/transact.ts';
+import type * as UserStore from '../adapters/postgres/user-store.ts';
+import type { UserChanges } from '../adapters/postgres/user-store.ts';
 
-export interface UserContext {
-  transact: Transact;
-  clock: Clock;
-  actor: string;
-}
+// SPEC section 5: the people Tocsin pages.
 
 export interface PreferencesInput {
   channels?: Partial<Record<Channel, boolean>>;
@@ -36,21 +32,22 @@ function throwIf(problems: { field: string; message: string }[]) {
   }
 }
 
-async function emailTaken(stores: Stores, email: string, self?: string) {
-  const owner = await stores.users.idByEmail(email);
-  return owner !== undefined && owner !== self ? [{ field: 'body.email', message: 'is already the email address of another user' }] : [];
-}
+export function makeUserUseCases(deps: { transact: Transact; users: typeof UserStore }) {
+  const { users } = deps;
+  async function emailTaken(tx: Tx, email: string, self?: string) {
+    const owner = await users.userIdByEmail(tx, email);
+    return owner !== undefined && owner !== self ? [{ field: 'body.email', message: 'is already the email address of another user' }] : [];
+  }
 
-/** POST /v1/users. Without contact_methods the user is reachable at their email (and phone, by SMS). */
-export async function createUser(ctx: UserContext, input: CreateUserInput): Promise<User> {
-  throwIf(userProblems(input));
-  return ctx.transact(async (stores) => {
-    throwIf(await emailTaken(stores, input.email));
+  /** POST /v1/users. Without contact_methods the user is reachable at their email (and phone, by SMS). */
+  async function createWithin(tx: Tx, input: CreateUserInput): Promise<User> {
+    throwIf(userProblems(input));
+    throwIf(await emailTaken(tx, input.email));
     const preferences: StoredPreferences = {
       channels: input.preferences?.channels ?? {},
       quiet_hours: input.preferences?.quiet_hours ?? null,
     };
-    return stores.users.insert({
+    return users.insertUser(tx, {
       name: input.name,
       email: input.email,
       phone: input.phone ?? null,
@@ -60,36 +57,39 @@ export async function createUser(ctx: UserContext, input: CreateUserInput): Prom
       preferences,
       contact_methods: input.contact_methods ?? defaultContactMethods(input.email, input.phone),
     });
-  });
+  }
+
+  /**
+   * PATCH /v1/users/:id. contact_methods, when given, replaces the list; preferences.channels is
+   * merged channel by channel; preferences.quiet_hours replaces (null removes them).
+   */
+  async function update(id: string, input: UpdateUserInput, expectedVersion?: number): Promise<User> {
+    throwIf(userProblems(input));
+    return deps.transact(async (tx) => {
+      const current = await users.lockUser(tx, id);
+      if (!current) throw notFound('USER', id);
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        throw new DomainError('PRECONDITION_FAILED', 'the user changed since the ETag given in If-Match', { current_etag: `"${current.version}"` });
+      }
+      if (input.email !== undefined) throwIf(await emailTaken(tx, input.email, id));
+      const changes: UserChanges = {};
+      if (input.name !== undefined) changes.name = input.name;
+      if (input.email !== undefined) changes.email = input.email;
+      if (input.phone !== undefined) changes.phone = input.phone;
+      if (input.locale !== undefined) changes.locale = canonicalLocale(input.locale);
+      if (input.timezone !== undefined) changes.timezone = input.timezone;
+      if (input.contact_methods !== undefined) changes.contact_methods = input.contact_methods;
+      if (input.preferences !== undefined) {
+        changes.preferences = {
+          channels: { ...current.preferences.channels, ...input.preferences.channels },
+          quiet_hours: input.preferences.quiet_hours === undefined ? current.preferences.quiet_hours : input.preferences.quiet_hours,
+        };
+      }
+      if (Object.keys(changes).length === 0) return current;
+      return users.updateUser(tx, id, changes);
+    });
+  }
+  return { createWithin, create: (input: CreateUserInput) => deps.transact((tx) => createWithin(tx, input)), update };
 }
 
-/**
- * PATCH /v1/users/:id. contact_methods, when given, replaces the list; preferences.channels is
- * merged channel by channel; preferences.quiet_hours replaces (null removes them).
- */
-export async function updateUser(ctx: UserContext, id: string, input: UpdateUserInput, expectedVersion?: number): Promise<User> {
-  throwIf(userProblems(input));
-  return ctx.transact(async (stores) => {
-    const current = await stores.users.lock(id);
-    if (!current) throw notFound('USER', id);
-    if (expectedVersion !== undefined && current.version !== expectedVersion) {
-      throw new DomainError('PRECONDITION_FAILED', 'the user changed since the ETag given in If-Match', { current_etag: `"${current.version}"` });
-    }
-    if (input.email !== undefined) throwIf(await emailTaken(stores, input.email, id));
-    const changes: UserChanges = {};
-    if (input.name !== undefined) changes.name = input.name;
-    if (input.email !== undefined) changes.email = input.email;
-    if (input.phone !== undefined) changes.phone = input.phone;
-    if (input.locale !== undefined) changes.locale = canonicalLocale(input.locale);
-    if (input.timezone !== undefined) changes.timezone = input.timezone;
-    if (input.contact_methods !== undefined) changes.contact_methods = input.contact_methods;
-    if (input.preferences !== undefined) {
-      changes.preferences = {
-        channels: { ...current.preferences.channels, ...input.preferences.channels },
-        quiet_hours: input.preferences.quiet_hours === undefined ? current.preferences.quiet_hours : input.preferences.quiet_hours,
-      };
-    }
-    if (Object.keys(changes).length === 0) return current;
-    return stores.users.update(id, changes);
-  });
-}
+export type UserUseCases = ReturnType<typeof makeUserUseCases>;

@@ -116,3 +116,61 @@ export interface TimelineEvent {
   data: Record<string, unknown>;
   created_at: Date;
 }
+
+/** A new incident, every field decided before it is written (so its change event is written with it). */
+export function newIncident(
+  input: Pick<Incident, 'title' | 'description' | 'severity' | 'team_id' | 'assignee_id' | 'source' | 'dedup_key'> &
+    Partial<Pick<Incident, 'integration_id' | 'details'>>,
+  id: string,
+  actor: string,
+  at: Date,
+): Incident {
+  return {
+    id,
+    title: input.title,
+    description: input.description,
+    severity: input.severity,
+    status: 'open',
+    team_id: input.team_id,
+    assignee_id: input.assignee_id,
+    source: input.source,
+    dedup_key: input.dedup_key,
+    created_by: actor,
+    notification_status: 'none',
+    version: 1,
+    created_at: at,
+    updated_at: at,
+    acknowledged_at: null,
+    resolved_at: null,
+    integration_id: input.integration_id ?? null,
+    details: input.details ?? null,
+  };
+}
+
+/**
+ * The incident as clients see it (GET /v1/incidents/:id, and the `data` of its change events,
+ * SPEC section 7): everything but the version, which is its ETag.
+ */
+export function incidentView(incident: Incident) {
+  return {
+    id: incident.id,
+    title: incident.title,
+    description: incident.description,
+    severity: incident.severity,
+    status: incident.status,
+    team_id: incident.team_id,
+    assignee_id: incident.assignee_id,
+    source: incident.source,
+    dedup_key: incident.dedup_key,
+    created_by: incident.created_by,
+    notification_status: incident.notification_status,
+    created_at: incident.created_at.toISOString(),
+    updated_at: incident.updated_at.toISOString(),
+    acknowledged_at: incident.acknowledged_at?.toISOString() ?? null,
+    resolved_at: incident.resolved_at?.toISOString() ?? null,
+    integration_id: incident.integration_id,
+    details: incident.details,
+  };
+}
+
+export type IncidentView = ReturnType<typeof incidentView>;

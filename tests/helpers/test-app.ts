@@ -2,6 +2,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import type { Logger } from 'pino';
 import { createApiKey } from '../../src/adapters/postgres/api-key-store.ts';
 import type { Database } from '../../src/adapters/postgres/database.ts';
+import { readerOf } from '../../src/adapters/postgres/transact.ts';
 import { loadConfig } from '../../src/config.ts';
 import { makeLogger } from '../../src/logger.ts';
 import { startService, type Service, type ServiceRole } from '../../src/service.ts';
@@ -38,9 +39,9 @@ export async function startTestApp(
   await app.ready();
   const db = service.db;
   const keys = options.shareDatabaseOf?.keys ?? {
-    admin: (await createApiKey(db, { name: 'test admin', scopes: ['admin'] })).key,
-    write: (await createApiKey(db, { name: 'test writer', scopes: ['write'] })).key,
-    read: (await createApiKey(db, { name: 'test reader', scopes: ['read'] })).key,
+    admin: (await createApiKey(readerOf(db), { name: 'test admin', scopes: ['admin'] })).key,
+    write: (await createApiKey(readerOf(db), { name: 'test writer', scopes: ['write'] })).key,
+    read: (await createApiKey(readerOf(db), { name: 'test reader', scopes: ['read'] })).key,
   };
   return {
     app,

@@ -3,12 +3,16 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { DomainError } from '../../domain/errors.ts';
 import { redactUrl } from '../../logger.ts';
-import type { PgBoss } from 'pg-boss';
-import type { Channel } from '../../domain/notification.ts';
-import type { Clock } from '../../ports/clock.ts';
+import type { EscalationSetupUseCases } from '../../app/escalation-setup-use-cases.ts';
+import type { HeartbeatUseCases } from '../../app/heartbeat-use-cases.ts';
+import type { IncidentUseCases } from '../../app/incident-use-cases.ts';
+import type { IntegrationUseCases } from '../../app/integration-use-cases.ts';
+import type { NotificationUseCases } from '../../app/notification-use-cases.ts';
+import type { TemplateUseCases } from '../../app/template-use-cases.ts';
+import type { UserUseCases } from '../../app/user-use-cases.ts';
+import type { Transact, Tx } from '../../ports/transact.ts';
 import type { Metrics } from '../metrics.ts';
-import { makeTransact } from '../postgres/unit-of-work.ts';
-import type { Database } from '../postgres/database.ts';
+import type { RateLimitCounter } from '../postgres/rate-limit-store.ts';
 import { makeAuthenticator } from './auth.ts';
 import { answerEarlyWithoutReset } from './early-answers.ts';
 import { errorHandler } from './error-mapping.ts';
@@ -27,14 +31,23 @@ import { userRoutes } from './routes/user-routes.ts';
 import { registerStreamRoutes } from './routes/stream-routes.ts'; // issue 12
 import type { StreamHub } from './stream-hub.ts'; // issue 12
 
+/** Everything the HTTP adapter calls: the use cases of each feature, and a few adapters of its own. */
 export interface AppDeps {
-  db: Database;
-  boss: PgBoss;
+  incidents: IncidentUseCases;
+  notifications: NotificationUseCases;
+  integrations: IntegrationUseCases;
+  heartbeats: HeartbeatUseCases;
+  templates: TemplateUseCases;
+  users: UserUseCases;
+  setup: EscalationSetupUseCases;
+  /** Units of work for Idempotency-Key (the stored answer commits with what it describes). */
+  transact: Transact;
+  /** For plain reads, outside any transaction (STYLE habit 7: a read route calls a store directly). */
+  reader: Tx;
+  /** The counters of the rate limits, kept in PostgreSQL so they hold across API processes. */
+  rateLimits: RateLimitCounter;
   metrics: Metrics;
-  /** Why a channel cannot be used on this server (its provider is not configured), or null. */
-  channelProblem: (channel: Channel) => string | null;
   logger: FastifyBaseLogger;
-  clock: Clock;
   readiness: Readiness;
   config: {
     ADMIN_API_KEY?: string | undefined;
@@ -126,24 +139,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const auth = makeAuthenticator({ db: deps.db, adminApiKey: deps.config.ADMIN_API_KEY });
-  const idempotent = makeIdempotency({ db: deps.db, boss: deps.boss, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
-  const transact = makeTransact(deps.db, deps.boss);
-  await registerRateLimit(app, { db: deps.db, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
+  const { reader } = deps;
+  const auth = makeAuthenticator({ reader, adminApiKey: deps.config.ADMIN_API_KEY });
+  const idempotent = makeIdempotency({ transact: deps.transact, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
+  await registerRateLimit(app, { counter: deps.rateLimits, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
   // Issue 12 (SPEC section 7): first, so that @fastify/websocket closes upgrades to other routes.
-  await registerStreamRoutes(app, { db: deps.db, auth, hub: deps.streamHub, publicUrl: deps.config.PUBLIC_URL });
+  await registerStreamRoutes(app, { reader, auth, hub: deps.streamHub, publicUrl: deps.config.PUBLIC_URL });
 
-  await app.register(systemRoutes({ db: deps.db, readiness: deps.readiness, metrics: deps.metrics }));
-  await app.register(apiKeyRoutes({ db: deps.db, auth }));
-  await app.register(incidentRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
-  await app.register(incidentNotificationRoutes({ db: deps.db, auth }));
-  await app.register(notificationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent, channelProblem: deps.channelProblem }));
+  // One plugin per feature, each handed its use cases.
+  await app.register(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics }));
+  await app.register(apiKeyRoutes({ reader, auth }));
+  await app.register(incidentRoutes({ incidents: deps.incidents, reader, auth, idempotent }));
+  await app.register(incidentNotificationRoutes({ reader, auth }));
+  await app.register(notificationRoutes({ notifications: deps.notifications, reader, auth, idempotent }));
   const intakePerMinute = deps.config.INTAKE_RATE_LIMIT_PER_MINUTE;
-  await app.register(integrationRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem, intakePerMinute }));
-  await app.register(heartbeatRoutes({ db: deps.db, transact, clock: deps.clock, auth, channelProblem: deps.channelProblem, intakePerMinute }));
+  await app.register(integrationRoutes({ integrations: deps.integrations, reader, auth, intakePerMinute }));
+  await app.register(heartbeatRoutes({ heartbeats: deps.heartbeats, reader, auth, intakePerMinute }));
   // SPEC section 5: templates, people and escalation.
-  await app.register(templateRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
-  await app.register(userRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
-  await app.register(escalationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
+  await app.register(templateRoutes({ templates: deps.templates, reader, auth, idempotent }));
+  await app.register(userRoutes({ users: deps.users, reader, auth, idempotent }));
+  await app.register(escalationRoutes({ setup: deps.setup, reader, auth, idempotent }));
   return app;
 }

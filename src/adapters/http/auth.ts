@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { allows, type Principal, type Scope } from '../../domain/api-key.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { findActiveKeyByHash, hashKey } from '../postgres/api-key-store.ts';
-import type { Database } from '../postgres/database.ts';
+import type { Tx } from '../../ports/transact.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,7 +19,7 @@ declare module 'fastify' {
 const CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 
-export function makeAuthenticator(deps: { db: Database; adminApiKey?: string | undefined }) {
+export function makeAuthenticator(deps: { reader: Tx; adminApiKey?: string | undefined }) {
   const cache = new Map<string, { principal: Principal | null; until: number }>();
   const adminHash = deps.adminApiKey ? Buffer.from(hashKey(deps.adminApiKey), 'hex') : undefined;
 
@@ -30,7 +30,7 @@ export function makeAuthenticator(deps: { db: Database; adminApiKey?: string | u
     }
     const cached = cache.get(keyHash);
     if (cached && cached.until > Date.now()) return cached.principal;
-    const record = await findActiveKeyByHash(deps.db, keyHash);
+    const record = await findActiveKeyByHash(deps.reader, keyHash);
     const principal = record ? { key_id: record.id, name: record.name, scopes: record.scopes } : null;
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(keyHash, { principal, until: Date.now() + CACHE_MS });

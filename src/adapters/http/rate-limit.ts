@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit, { type FastifyRateLimitStore, type RateLimitOptions } from '@fastify/rate-limit';
 import { DomainError } from '../../domain/errors.ts';
-import type { Database } from '../postgres/database.ts';
-import { makeRateLimitCounter } from '../postgres/rate-limit-store.ts';
+import type { RateLimitCounter } from '../postgres/rate-limit-store.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -40,8 +39,8 @@ const failedKey = (request: FastifyRequest, status: number) => status === 401 ||
  *   pass the budget while its own answer is being counted.
  * @fastify/rate-limit does the bookkeeping and headers.
  */
-export async function registerRateLimit(app: FastifyInstance, deps: { db: Database; max: number; windowSeconds: number }) {
-  const counter = makeRateLimitCounter(deps.db);
+export async function registerRateLimit(app: FastifyInstance, deps: { counter: RateLimitCounter; max: number; windowSeconds: number }) {
+  const { counter } = deps;
   class PostgresStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number, max: number) {
       counter.hit(key, timeWindow, max).then((result) => callback(null, result), (error: Error) => callback(error));

@@ -1,13 +1,14 @@
 import type { FastifyRequest } from 'fastify';
 import { allows, type Principal } from '../../domain/api-key.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { Database } from '../postgres/database.ts';
+import type { Tx } from '../../ports/transact.ts';
 import { consumeStreamTicket } from '../postgres/stream-ticket-store.ts';
 import type { Authenticator } from './auth.ts';
 import type { StreamAuth } from './stream-hub.ts';
 
 export interface StreamAuthDeps {
-  db: Database;
+  /** Reads outside any transaction (consuming a ticket is one statement). */
+  reader: Tx;
   auth: Authenticator;
   /** PUBLIC_URL: a WebSocket authenticated by a cookie must come from a page of this origin. */
   publicUrl: string;
@@ -48,7 +49,7 @@ export function makeStreamAuthenticator(deps: StreamAuthDeps) {
       return { principal: request.principal!, via: 'bearer' };
     }
     if (ticket !== undefined) {
-      const principal = await consumeStreamTicket(deps.db, ticket);
+      const principal = await consumeStreamTicket(deps.reader, ticket);
       if (!principal) throw new DomainError('UNAUTHORIZED', 'the ticket is not valid, was already used, or expired; ask POST /v1/stream-tickets for another');
       request.principal = principal;
       return { principal, via: 'ticket' };

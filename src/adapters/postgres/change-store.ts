@@ -50,6 +50,25 @@ export function appendChangesCtes(changes: readonly NewChange[]) {
     )`;
 }
 
+/**
+ * The same, for changes a statement builds itself from the rows it writes (a CTE named in
+ * `rowsSql` that yields `type` and `data` columns): what a client sees is then exactly what the
+ * statement did, whichever rows its guards let through, in one round trip.
+ */
+export function appendChangesFromCtes(rowsSql: ReturnType<typeof sql>) {
+  return sql`
+    feed_lock as materialized (select pg_advisory_xact_lock_shared(${sql.lit(FEED_LOCK)})),
+    appended_changes as (
+      insert into changes (type, data)
+      select c.type, c.data from feed_lock, (${rowsSql}) as c(type, data)
+      returning id
+    )`;
+}
+
+/** An ISO-8601 UTC timestamp as JSON.stringify writes it, from a timestamptz(3), in SQL. */
+export const isoSql = (column: ReturnType<typeof sql.ref>) =>
+  sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 function appendChangesQuery(changes: readonly NewChange[]) {
   return sql<{ ids: string[] }>`
     with ${appendChangesCtes(changes)}

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import type { EscalationPolicy } from '../../domain/escalation.ts';
-import type { PolicyWrites } from '../../ports/people-writes.ts';
+import type { EscalationLevel, EscalationPolicy } from '../../domain/escalation.ts';
+import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import { executor } from './transact.ts';
 
 const columns = ['id', 'name', 'repeat', 'created_at', 'updated_at'] as const;
 type PolicyRow = Omit<EscalationPolicy, 'levels'>;
@@ -27,12 +28,14 @@ async function withLevels(db: Executor, rows: PolicyRow[]): Promise<EscalationPo
   }));
 }
 
-export async function getPolicy(db: Executor, id: string): Promise<EscalationPolicy | undefined> {
+export async function getPolicy(tx: Tx, id: string): Promise<EscalationPolicy | undefined> {
+  const db = executor(tx);
   const row = await db.selectFrom('escalation_policies').select(columns).where('id', '=', id).executeTakeFirst();
   return row ? (await withLevels(db, [row]))[0] : undefined;
 }
 
-export async function listPolicies(db: Executor, filter: { limit: number; cursor?: string }) {
+export async function listPolicies(tx: Tx, filter: { limit: number; cursor?: string }) {
+  const db = executor(tx);
   let query = db.selectFrom('escalation_policies').select(columns);
   if (filter.cursor) {
     const after = decodeCursor(filter.cursor);
@@ -43,23 +46,21 @@ export async function listPolicies(db: Executor, filter: { limit: number; cursor
   return { data: await withLevels(db, result.data), next_cursor: result.next_cursor };
 }
 
-export function makePolicyWrites(db: Executor): PolicyWrites {
-  return {
-    async insert({ levels, ...row }) {
-      const policy = await db.insertInto('escalation_policies').values(row).returning(columns).executeTakeFirstOrThrow();
-      await db
-        .insertInto('escalation_levels')
-        .values(levels.map((l, level) => ({ policy_id: policy.id, level, delay_seconds: l.delay_seconds })))
-        .execute();
-      const targets = levels.flatMap((l, level) => l.user_ids.map((user_id, position) => ({ policy_id: policy.id, level, position, user_id })));
-      if (targets.length > 0) await db.insertInto('escalation_level_users').values(targets).execute();
-      return (await withLevels(db, [policy]))[0]!;
-    },
-    get: (id) => getPolicy(db, id),
-    async existing(ids) {
-      if (ids.length === 0) return [];
-      const rows = await db.selectFrom('escalation_policies').select('id').where('id', 'in', ids).execute();
-      return rows.map((r) => r.id);
-    },
-  };
+export async function insertPolicy(tx: Tx, { levels, ...row }: { name: string; repeat: number; levels: EscalationLevel[] }): Promise<EscalationPolicy> {
+  const db = executor(tx);
+  const policy = await db.insertInto('escalation_policies').values(row).returning(columns).executeTakeFirstOrThrow();
+  await db
+    .insertInto('escalation_levels')
+    .values(levels.map((l, level) => ({ policy_id: policy.id, level, delay_seconds: l.delay_seconds })))
+    .execute();
+  const targets = levels.flatMap((l, level) => l.user_ids.map((user_id, position) => ({ policy_id: policy.id, level, position, user_id })));
+  if (targets.length > 0) await db.insertInto('escalation_level_users').values(targets).execute();
+  return (await withLevels(db, [policy]))[0]!;
+}
+
+/** Which of these ids are policies. */
+export async function existingPolicies(tx: Tx, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor(tx).selectFrom('escalation_policies').select('id').where('id', 'in', ids).execute();
+  return rows.map((r) => r.id);
 }

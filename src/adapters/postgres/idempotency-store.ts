@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import type { Tx } from '../../ports/transact.ts';
 import type { Executor } from './database.ts';
+import { executor } from './transact.ts';
 
 export type Claim =
   | { kind: 'claimed' }
@@ -12,9 +14,10 @@ export type Claim =
  * An expired record is taken over as if it were absent.
  */
 export async function claimIdempotencyKey(
-  db: Executor,
+  tx: Tx,
   input: { scope: string; key: string; request_hash: string; ttl_hours: number },
 ): Promise<Claim> {
+  const db = executor(tx);
   const expiresAt = sql<Date>`now() + make_interval(hours => ${input.ttl_hours})`;
   const inserted = await db
     .insertInto('idempotency_keys')
@@ -49,10 +52,10 @@ export async function claimIdempotencyKey(
 }
 
 export async function recordIdempotentResponse(
-  db: Executor,
+  tx: Tx,
   input: { scope: string; key: string; status: number; body: unknown; headers: Record<string, string> },
 ): Promise<void> {
-  await db
+  await executor(tx)
     .updateTable('idempotency_keys')
     .set({
       response_status: input.status,

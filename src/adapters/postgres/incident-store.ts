@@ -1,8 +1,11 @@
-import { CompiledQuery, sql } from 'kysely';
-import type { Incident, IncidentStatus, Severity, TimelineEvent } from '../../domain/incident.ts';
-import type { IncidentWrites, TimelineWrites } from '../../ports/unit-of-work.ts';
+import { sql } from 'kysely';
+import type { Incident, IncidentChanges, IncidentStatus, Severity, TimelineEvent, TimelineEventType } from '../../domain/incident.ts';
+import type { Tx } from '../../ports/transact.ts';
+import { appendChangesCtes } from './change-store.ts';
 import { decodeCursor, decodeKeyCursor, page, pageBy, type PageFilter } from './cursor.ts';
-import type { Executor } from './database.ts';
+import { executor, noteAppended, takeChangesForStatement } from './transact.ts';
+
+// Incidents and their timelines (SPEC section 3): plain functions, the transaction first.
 
 const incidentColumns = [
   'id', 'title', 'description', 'severity', 'status', 'team_id', 'assignee_id', 'source', 'dedup_key',
@@ -10,21 +13,17 @@ const incidentColumns = [
   'integration_id', 'details',
 ] as const;
 
-const insertIncidentSql = `
-  with i as (
-    insert into incidents (title, description, severity, team_id, assignee_id, source, dedup_key, created_by)
-    values ($1, $2, $3, $4, $5, $6, $7, $8)
-    returning ${incidentColumns.join(', ')}
-  ), e as (
-    insert into incident_events (incident_id, type, actor, data)
-    select id, 'incident.created', $9, $10::jsonb from i
-  )
-  select * from i`;
-
 const eventColumns = ['id', 'incident_id', 'type', 'actor', 'data', 'created_at'] as const;
 
-export async function getIncident(db: Executor, id: string): Promise<Incident | undefined> {
-  const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).executeTakeFirst();
+export interface NewTimelineEvent {
+  incident_id: string;
+  type: TimelineEventType;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+export async function getIncident(tx: Tx, id: string): Promise<Incident | undefined> {
+  const row = await executor(tx).selectFrom('incidents').select(incidentColumns).where('id', '=', id).executeTakeFirst();
   return row as Incident | undefined;
 }
 
@@ -39,8 +38,8 @@ export interface IncidentFilter {
   cursor?: string;
 }
 
-export async function listIncidents(db: Executor, filter: IncidentFilter) {
-  let query = db.selectFrom('incidents').select(incidentColumns);
+export async function listIncidents(tx: Tx, filter: IncidentFilter) {
+  let query = executor(tx).selectFrom('incidents').select(incidentColumns);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.severity) query = query.where('severity', '=', filter.severity);
   if (filter.team_id) query = query.where('team_id', '=', filter.team_id);
@@ -59,8 +58,8 @@ export async function listIncidents(db: Executor, filter: IncidentFilter) {
 }
 
 /** An incident's timeline, oldest first, a page at a time, in the order events were written (seq). */
-export async function listTimeline(db: Executor, incidentId: string, filter: PageFilter) {
-  let query = db.selectFrom('incident_events').select([...eventColumns, 'seq']).where('incident_id', '=', incidentId);
+export async function listTimeline(tx: Tx, incidentId: string, filter: PageFilter) {
+  let query = executor(tx).selectFrom('incident_events').select([...eventColumns, 'seq']).where('incident_id', '=', incidentId);
   if (filter.cursor) {
     const [seq] = decodeKeyCursor(filter.cursor, ['integer']);
     query = query.where(sql<boolean>`seq > ${seq}`);
@@ -69,61 +68,82 @@ export async function listTimeline(db: Executor, incidentId: string, filter: Pag
   return pageBy(rows as (TimelineEvent & { seq: number | string })[], filter.limit, (row) => [Number(row.seq)]);
 }
 
-export function makeIncidentWrites(db: Executor): IncidentWrites {
-  return {
-    async insert(row, created) {
-      // The hottest write of the API (POST /v1/incidents), so its SQL is built once: a
-      // data-modifying CTE writes the incident and its incident.created event in one round trip.
-      const { rows } = await db.executeQuery<Incident>(
-        CompiledQuery.raw(insertIncidentSql, [
-          row.title, row.description, row.severity, row.team_id, row.assignee_id, row.source, row.dedup_key, row.created_by,
-          created.actor, JSON.stringify(created.data),
-        ]),
-      );
-      return rows[0]!;
-    },
-    async lock(id) {
-      // FOR NO KEY UPDATE: an incident's id never changes, and this lock must not wait for (or
-      // deadlock with) transactions that only hold KEY SHARE on it by inserting rows that
-      // reference it (notifications, timeline entries). See refreshIncidentSummaries.
-      const row = await db.selectFrom('incidents').select(incidentColumns).where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
-      return row as Incident | undefined;
-    },
-    async update(id, changes, at) {
-      return (await db
-        .updateTable('incidents')
-        .set({ ...changes, version: sql`version + 1`, updated_at: at })
-        .where('id', '=', id)
-        .returning(incidentColumns)
-        .executeTakeFirstOrThrow()) as Incident;
-    },
-    async remove(id) {
-      const result = await db.deleteFrom('incidents').where('id', '=', id).executeTakeFirst();
-      return result.numDeletedRows > 0n;
-    },
-    async existing(ids) {
-      if (ids.length === 0) return [];
-      const rows = await db.selectFrom('incidents').select('id').where('id', 'in', ids).execute();
-      return rows.map((r) => r.id);
-    },
-  };
+/**
+ * Inserts a new incident (every column decided by the caller, so its change event can be written
+ * with it) and its first timeline entry in one statement. In a one-statement unit of work the
+ * changes appended before it are written by the same statement: POST /v1/incidents without
+ * paging is then a single round trip (SPEC section 9, ingest).
+ */
+export async function insertIncident(tx: Tx, incident: Incident, created: { actor: string; data: Record<string, unknown> }): Promise<void> {
+  const changes = takeChangesForStatement(tx);
+  const { rows } = await sql<{ newest_change: string | null }>`
+    with ${changes.length > 0 ? sql`${appendChangesCtes(changes)},` : sql``}
+    i as (
+      insert into incidents (id, title, description, severity, status, team_id, assignee_id, source, dedup_key, created_by,
+                             notification_status, version, created_at, updated_at, integration_id, details)
+      values (${incident.id}, ${incident.title}, ${incident.description}, ${incident.severity}, ${incident.status}, ${incident.team_id},
+              ${incident.assignee_id}, ${incident.source}, ${incident.dedup_key}, ${incident.created_by}, ${incident.notification_status},
+              ${incident.version}, ${incident.created_at}, ${incident.updated_at}, ${incident.integration_id},
+              ${incident.details === null ? null : JSON.stringify(incident.details)}::jsonb)
+      returning id
+    ), e as (
+      insert into incident_events (incident_id, type, actor, data)
+      select id, 'incident.created', ${created.actor}, ${JSON.stringify(created.data)}::jsonb from i
+    )
+    select ${changes.length > 0 ? sql`(select max(id) from appended_changes)::text` : sql`null`} as newest_change`.execute(executor(tx));
+  if (rows[0]?.newest_change) noteAppended(tx, Number(rows[0].newest_change));
 }
 
-export function makeTimelineWrites(db: Executor): TimelineWrites {
-  return {
-    async append(event) {
-      const row = await db
-        .insertInto('incident_events')
-        .values({ ...event, data: JSON.stringify(event.data) })
-        .returning(eventColumns)
-        .executeTakeFirstOrThrow();
-      return row as TimelineEvent;
-    },
-    async appendMany(events) {
-      await db
-        .insertInto('incident_events')
-        .values(events.map((event) => ({ ...event, data: JSON.stringify(event.data) })))
-        .execute();
-    },
-  };
+/**
+ * Reads and locks an incident until the transaction ends. FOR NO KEY UPDATE: an incident's id
+ * never changes, and this lock must not wait for (or deadlock with) transactions that only hold
+ * KEY SHARE on it by inserting rows that reference it (notifications, timeline entries).
+ */
+export async function lockIncident(tx: Tx, id: string): Promise<Incident | undefined> {
+  const row = await executor(tx).selectFrom('incidents').select(incidentColumns).where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
+  return row as Incident | undefined;
+}
+
+export async function updateIncident(
+  tx: Tx,
+  id: string,
+  changes: IncidentChanges & { status?: IncidentStatus; acknowledged_at?: Date; resolved_at?: Date; details?: Record<string, unknown> },
+  at: Date,
+): Promise<Incident> {
+  const { details, ...rest } = changes;
+  return (await executor(tx)
+    .updateTable('incidents')
+    .set({ ...rest, ...(details === undefined ? {} : { details: JSON.stringify(details) }), version: sql`version + 1`, updated_at: at })
+    .where('id', '=', id)
+    .returning(incidentColumns)
+    .executeTakeFirstOrThrow()) as Incident;
+}
+
+export async function deleteIncident(tx: Tx, id: string): Promise<boolean> {
+  const result = await executor(tx).deleteFrom('incidents').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/** Which of these ids are incidents. */
+export async function existingIncidents(tx: Tx, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor(tx).selectFrom('incidents').select('id').where('id', 'in', ids).execute();
+  return rows.map((r) => r.id);
+}
+
+export async function appendTimeline(tx: Tx, event: NewTimelineEvent): Promise<TimelineEvent> {
+  const row = await executor(tx)
+    .insertInto('incident_events')
+    .values({ ...event, data: JSON.stringify(event.data) })
+    .returning(eventColumns)
+    .executeTakeFirstOrThrow();
+  return row as TimelineEvent;
+}
+
+export async function appendTimelineMany(tx: Tx, events: NewTimelineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await executor(tx)
+    .insertInto('incident_events')
+    .values(events.map((event) => ({ ...event, data: JSON.stringify(event.data) })))
+    .execute();
 }

@@ -1,15 +1,67 @@
 import { sql } from 'kysely';
-import { summarize, type Attempt, type Channel, type Notification, type NotificationStatus, type Priority } from '../../domain/notification.ts';
-import type { NotificationWrites } from '../../ports/unit-of-work.ts';
+import type { Attempt, Channel, Notification, NotificationStatus, Priority } from '../../domain/notification.ts';
+import type { Tx } from '../../ports/transact.ts';
+import { appendChangesFromCtes, isoSql } from './change-store.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import { executor, noteAppended } from './transact.ts';
 
-const columns = [
+// Notifications (SPEC section 4): plain functions, the transaction first. Every write of a
+// notification's status appends its `notification.updated` change in the same statement (SPEC
+// section 7), built from the rows the statement really changed.
+
+export const notificationColumns = [
   'id', 'channel', 'recipient', 'user_id', 'subject', 'content', 'content_type', 'priority', 'status', 'scheduled_at', 'max_retries',
   'retry_count', 'attempt_count', 'batch_id', 'incident_id', 'metadata', 'job_id', 'last_error', 'sent_at', 'created_at', 'updated_at',
 ] as const;
 
 export type NotificationWithAttempts = Notification & { attempts: Attempt[] };
+
+export interface NewNotificationRow {
+  id: string;
+  channel: Channel;
+  recipient: string;
+  subject: string | null;
+  content: string;
+  priority: Priority;
+  status: 'scheduled' | 'queued';
+  scheduled_at: Date | null;
+  max_retries: number;
+  batch_id: string | null;
+  incident_id: string | null;
+  metadata: Record<string, unknown>;
+  job_id: string;
+  /** The user it was sent to by user_id or paged (SPEC section 5). */
+  user_id?: string | null;
+  /** 'html' when rendered from an email template; plain text otherwise. */
+  content_type?: 'text' | 'html';
+}
+
+/**
+ * The CTEs that append one `notification.updated` change for the rows of the CTE `changed`
+ * (`{id,status,channel,incident_id,retry_count,updated_at}`, or `{items:[...]}` for several),
+ * and nothing when it changed no row. The statement's final select can read the change's id
+ * from `appended_changes`.
+ */
+export function notificationChangeCtes() {
+  const item = sql`jsonb_build_object('id', c.id, 'status', c.status, 'channel', c.channel, 'incident_id', c.incident_id,
+    'retry_count', c.retry_count, 'updated_at', ${isoSql(sql.ref('c.updated_at'))})`;
+  return appendChangesFromCtes(sql`
+    select 'notification.updated',
+           case when count(*) = 1 then (jsonb_agg(${item}))->0 else jsonb_build_object('items', jsonb_agg(${item} order by c.id)) end
+    from changed c
+    having count(*) > 0`);
+}
+
+/** Runs a statement written as `with changed as (... returning ...), <change CTEs> select ...` and notes its change. */
+export async function runWithChange<R extends { newest_change: string | null }>(tx: Tx, query: ReturnType<typeof sql<R>>): Promise<R[]> {
+  const { rows } = await query.execute(executor(tx));
+  const newest = rows.find((row) => row.newest_change !== null)?.newest_change;
+  if (newest) noteAppended(tx, Number(newest));
+  return rows;
+}
+
+const returning = sql.join(notificationColumns.map((c) => sql.ref(c)));
 
 async function withAttempts(db: Executor, rows: Notification[]): Promise<NotificationWithAttempts[]> {
   if (rows.length === 0) return [];
@@ -29,8 +81,9 @@ async function withAttempts(db: Executor, rows: Notification[]): Promise<Notific
   return rows.map((row) => ({ ...row, attempts: byId.get(row.id) ?? [] }));
 }
 
-export async function getNotification(db: Executor, id: string): Promise<NotificationWithAttempts | undefined> {
-  const row = await db.selectFrom('notifications').select(columns).where('id', '=', id).executeTakeFirst();
+export async function getNotification(tx: Tx, id: string): Promise<NotificationWithAttempts | undefined> {
+  const db = executor(tx);
+  const row = await db.selectFrom('notifications').select(notificationColumns).where('id', '=', id).executeTakeFirst();
   return row ? (await withAttempts(db, [row as Notification]))[0] : undefined;
 }
 
@@ -46,8 +99,9 @@ export interface NotificationFilter {
   cursor?: string;
 }
 
-export async function listNotifications(db: Executor, filter: NotificationFilter) {
-  let query = db.selectFrom('notifications').select(columns);
+export async function listNotifications(tx: Tx, filter: NotificationFilter) {
+  const db = executor(tx);
+  let query = db.selectFrom('notifications').select(notificationColumns);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.channel) query = query.where('channel', '=', filter.channel);
   if (filter.priority) query = query.where('priority', '=', filter.priority);
@@ -64,8 +118,8 @@ export async function listNotifications(db: Executor, filter: NotificationFilter
   return { data: await withAttempts(db, result.data), next_cursor: result.next_cursor };
 }
 
-export async function getBatchCounts(db: Executor, batchId: string): Promise<Record<string, number> | undefined> {
-  const rows = await db
+export async function getBatchCounts(tx: Tx, batchId: string): Promise<Record<string, number> | undefined> {
+  const rows = await executor(tx)
     .selectFrom('notifications')
     .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
     .where('batch_id', '=', batchId)
@@ -76,14 +130,8 @@ export async function getBatchCounts(db: Executor, batchId: string): Promise<Rec
 }
 
 /** GET /v1/metrics: delivery figures per channel over the last day, from the rows themselves. */
-export async function channelFigures(db: Executor) {
-  const { rows } = await sql<{
-    channel: Channel;
-    sent: string;
-    failed: string;
-    pending: string;
-    avg_latency_ms: number | null;
-  }>`
+export async function channelFigures(tx: Tx) {
+  const { rows } = await sql<{ channel: Channel; sent: string; failed: string; pending: string; avg_latency_ms: number | null }>`
     select channel,
            count(*) filter (where status = 'sent') as sent,
            count(*) filter (where status = 'failed') as failed,
@@ -97,125 +145,58 @@ export async function channelFigures(db: Executor) {
       select * from notifications
       where status in ('scheduled', 'queued', 'sending') and created_at <= now() - interval '1 day'
     ) recent
-    group by channel`.execute(db);
+    group by channel`.execute(executor(tx));
   return rows.map((r) => ({ channel: r.channel, sent: Number(r.sent), failed: Number(r.failed), pending: Number(r.pending), avg_latency_ms: r.avg_latency_ms === null ? null : Number(r.avg_latency_ms) }));
 }
 
-/**
- * The worker's claim: see DeliveryDeps.claim. One statement for the whole batch. It numbers the
- * attempt (attempt_count + 1, under the row lock, so two claims never get the same number) and
- * that number is the claim's token: recordAttempts and requeue act only while it is current.
- */
-export async function claimForSending(db: Executor, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]> {
-  const { rows } = await sql<Notification>`
-    update notifications n
-    set status = 'sending', attempt_count = n.attempt_count + 1, updated_at = now()
-    from unnest(${jobs.map((j) => j.notification_id)}::uuid[], ${jobs.map((j) => j.job_id)}::uuid[]) as j(notification_id, job_id)
-    where n.id = j.notification_id and n.job_id = j.job_id and n.status in ('queued', 'scheduled', 'sending')
-    returning ${sql.join(columns.map((c) => sql.ref(`n.${c}`)))}`.execute(db);
-  return rows;
+/** Inserts notifications (one statement for a whole batch) with their `notification.updated` change. */
+export async function insertNotifications(tx: Tx, rows: NewNotificationRow[]): Promise<Notification[]> {
+  if (rows.length === 0) return [];
+  const column = <T>(pick: (row: NewNotificationRow) => T) => rows.map(pick);
+  const inserted = await runWithChange<Notification & { newest_change: string | null }>(tx, sql`
+    with changed as (
+      insert into notifications (id, channel, recipient, user_id, subject, content, content_type, priority, status, scheduled_at,
+                                 max_retries, batch_id, incident_id, metadata, job_id)
+      select * from unnest(
+        ${column((r) => r.id)}::uuid[], ${column((r) => r.channel)}::text[], ${column((r) => r.recipient)}::text[],
+        ${column((r) => r.user_id ?? null)}::uuid[], ${column((r) => r.subject)}::text[], ${column((r) => r.content)}::text[],
+        ${column((r) => r.content_type ?? 'text')}::text[], ${column((r) => r.priority)}::text[], ${column((r) => r.status)}::text[],
+        ${column((r) => r.scheduled_at)}::timestamptz[], ${column((r) => r.max_retries)}::int[], ${column((r) => r.batch_id)}::uuid[],
+        ${column((r) => r.incident_id)}::uuid[], ${column((r) => JSON.stringify(r.metadata))}::jsonb[], ${column((r) => r.job_id)}::uuid[])
+      returning ${returning}
+    ),
+    ${notificationChangeCtes()}
+    select changed.*, (select max(id)::text from appended_changes) as newest_change from changed`);
+  return inserted.map(({ newest_change: _, ...row }) => row as Notification);
 }
 
-export function makeNotificationWrites(db: Executor): NotificationWrites {
-  return {
-    async insertMany(rows) {
-      const inserted = await db
-        .insertInto('notifications')
-        .values(rows.map((row) => ({ ...row, metadata: JSON.stringify(row.metadata) })))
-        .returning(columns)
-        .execute();
-      return inserted as Notification[];
-    },
+/** Reads and locks a notification (NO KEY UPDATE, like incidents: see lockIncident). */
+export async function lockNotification(tx: Tx, id: string): Promise<Notification | undefined> {
+  return (await executor(tx).selectFrom('notifications').select(notificationColumns).where('id', '=', id).forNoKeyUpdate().executeTakeFirst()) as
+    | Notification
+    | undefined;
+}
 
-    async lock(id) {
-      return (await db.selectFrom('notifications').select(columns).where('id', '=', id).forNoKeyUpdate().executeTakeFirst()) as Notification | undefined;
-    },
+/** The incident a notification belongs to: undefined when there is no such notification. */
+export async function notificationIncident(tx: Tx, id: string): Promise<string | null | undefined> {
+  const row = await executor(tx).selectFrom('notifications').select('incident_id').where('id', '=', id).executeTakeFirst();
+  return row ? row.incident_id : undefined;
+}
 
-    async incidentOf(id) {
-      const row = await db.selectFrom('notifications').select('incident_id').where('id', '=', id).executeTakeFirst();
-      return row ? row.incident_id : undefined;
-    },
-
-    async update(id, changes) {
-      return (await db
-        .updateTable('notifications')
-        .set({ ...changes, updated_at: sql`now()` })
-        .where('id', '=', id)
-        .returning(columns)
-        .executeTakeFirstOrThrow()) as Notification;
-    },
-
-    async recordAttempts(unsorted) {
-      // One statement (a data-modifying CTE) for the attempts and the new states of a whole
-      // batch: the common case of a batch is then a single round trip, with no BEGIN/COMMIT.
-      // Every attempt row goes in (the receiver saw that request), keyed by the number its claim
-      // gave it, so writing it twice is a no-op. The state moves only while the notification is
-      // still `sending` under that same claim (SPEC section 4: a worker whose job was taken over
-      // cannot overwrite what the new holder recorded). Rows are visited in id order, so two
-      // workers writing overlapping batches lock them in the same order.
-      const records = [...unsorted].sort((x, y) => (x.notification_id < y.notification_id ? -1 : 1));
-      const a = records.map((r) => r.attempt);
-      const { rows } = await sql<{ id: string }>`
-        with attempts as (
-          insert into notification_attempts (notification_id, attempt, at, outcome, status_code, error, duration_ms)
-          select * from unnest(
-            ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${a.map((x) => x.at)}::timestamptz[],
-            ${a.map((x) => x.outcome)}::text[], ${a.map((x) => x.status_code)}::int[], ${a.map((x) => x.error)}::text[],
-            ${a.map((x) => x.duration_ms)}::int[])
-          on conflict do nothing
-        )
-        update notifications n
-        set status = v.status,
-            retry_count = n.retry_count + case when v.status = 'queued' then 1 else 0 end,
-            job_id = coalesce(v.job_id, n.job_id),
-            last_error = v.last_error,
-            sent_at = v.sent_at,
-            updated_at = now()
-        from unnest(
-          ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${records.map((r) => r.status)}::text[],
-          ${records.map((r) => r.job_id ?? null)}::uuid[], ${records.map((r) => r.last_error)}::text[],
-          ${records.map((r) => r.sent_at)}::timestamptz[]) as v(id, attempt, status, job_id, last_error, sent_at)
-        where n.id = v.id and n.status = 'sending' and n.attempt_count = v.attempt
-        returning n.id`.execute(db);
-      return rows.map((r) => r.id);
-    },
-
-    async requeue(items) {
-      // The attempt number goes back (attempt_count - 1): nothing was sent under it.
-      const { rows } = await sql<{ id: string }>`
-        update notifications n
-        set status = 'queued', job_id = v.job_id, attempt_count = n.attempt_count - 1, updated_at = now()
-        from unnest(${items.map((i) => i.notification_id)}::uuid[], ${items.map((i) => i.attempt)}::int[], ${items.map((i) => i.job_id)}::uuid[])
-          as v(id, attempt, job_id)
-        where n.id = v.id and n.status = 'sending' and n.attempt_count = v.attempt
-        returning n.id`.execute(db);
-      return rows.map((r) => r.id);
-    },
-
-    async refreshIncidentSummaries(incidentIds) {
-      const ids = [...incidentIds].sort();
-      // Lock the incidents first (in id order, so writers never deadlock): a concurrent writer
-      // then counts only after this transaction commits, and never writes a stale summary.
-      // FOR NO KEY UPDATE, not FOR UPDATE: the transaction has usually just inserted notifications
-      // or timeline rows that reference the incident, which holds FOR KEY SHARE on it; two such
-      // transactions upgrading to FOR UPDATE wait for each other's KEY SHARE, a deadlock (16
-      // notifications created at once for one incident: 15 answered 500, issue 9). NO KEY UPDATE
-      // does not conflict with KEY SHARE, and it is all an UPDATE of non-key columns needs.
-      const locked = await db.selectFrom('incidents').select('id').where('id', 'in', ids).orderBy('id').forNoKeyUpdate().execute();
-      const counts = await sql<{ incident_id: string; pending: string; sent: string; failed: string }>`
-        select incident_id,
-               count(*) filter (where status in ('scheduled', 'queued', 'sending')) as pending,
-               count(*) filter (where status = 'sent') as sent,
-               count(*) filter (where status = 'failed') as failed
-        from notifications where incident_id = any(${ids}::uuid[]) group by incident_id`.execute(db);
-      const byId = new Map(counts.rows.map((r) => [r.incident_id, { pending: Number(r.pending), sent: Number(r.sent), failed: Number(r.failed) }]));
-      const summaries = ids.map((id) => summarize(byId.get(id) ?? { pending: 0, sent: 0, failed: 0 }));
-      await sql`
-        update incidents i
-        set notification_status = v.summary, version = i.version + 1, updated_at = now()
-        from unnest(${ids}::uuid[], ${summaries}::text[]) as v(id, summary)
-        where i.id = v.id and i.notification_status <> v.summary`.execute(db);
-      return locked.map((row) => row.id);
-    },
-  };
+/** Changes a notification's state (cancel, redrive, a held page cancelled), with its change. */
+export async function updateNotification(
+  tx: Tx,
+  id: string,
+  changes: Partial<Pick<Notification, 'status' | 'job_id' | 'retry_count' | 'last_error'>>,
+): Promise<Notification> {
+  const set = sql.join(Object.entries(changes).map(([column, value]) => sql`${sql.ref(column)} = ${value}`));
+  const [row] = await runWithChange<Notification & { newest_change: string | null }>(tx, sql`
+    with changed as (
+      update notifications set ${set}, updated_at = now() where id = ${id} returning ${returning}
+    ),
+    ${notificationChangeCtes()}
+    select changed.*, (select max(id)::text from appended_changes) as newest_change from changed`);
+  if (!row) throw new Error(`notification ${id} vanished while locked`);
+  const { newest_change: _, ...notification } = row;
+  return notification as Notification;
 }

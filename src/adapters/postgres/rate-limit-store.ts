@@ -104,3 +104,5 @@ export async function deleteOldRateLimitWindows(db: Executor): Promise<number> {
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+export type RateLimitCounter = ReturnType<typeof makeRateLimitCounter>;

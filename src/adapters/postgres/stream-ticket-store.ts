@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Principal } from '../../domain/api-key.ts';
-import type { Executor } from './database.ts';
+import type { Tx } from '../../ports/transact.ts';
+import { executor } from './transact.ts';
 
 // SPEC section 7: `?ticket=` for browsers and tools that cannot send an Authorization header.
 // A ticket is 32 random bytes; only its SHA-256 is stored (as for API keys, a high-entropy secret
@@ -12,12 +13,12 @@ export const STREAM_TICKET_TTL_SECONDS = 60;
 
 const hashTicket = (ticket: string): string => createHash('sha256').update(ticket).digest('hex');
 
-export async function createStreamTicket(db: Executor, principal: Principal, ttlSeconds = STREAM_TICKET_TTL_SECONDS) {
+export async function createStreamTicket(tx: Tx, principal: Principal, ttlSeconds = STREAM_TICKET_TTL_SECONDS) {
   const ticket = `tst_${randomBytes(32).toString('base64url')}`;
   const { rows } = await sql<{ expires_at: Date }>`
     insert into stream_tickets (ticket_hash, principal, expires_at)
     values (${hashTicket(ticket)}, ${JSON.stringify(principal)}::jsonb, now() + make_interval(secs => ${ttlSeconds}))
-    returning expires_at`.execute(db);
+    returning expires_at`.execute(executor(tx));
   return { ticket, expires_at: rows[0]!.expires_at };
 }
 
@@ -26,7 +27,7 @@ export async function createStreamTicket(db: Executor, principal: Principal, ttl
  * its key was revoked meanwhile. One DELETE, so two processes offered the same ticket at once
  * cannot both accept it.
  */
-export async function consumeStreamTicket(db: Executor, ticket: string): Promise<Principal | undefined> {
+export async function consumeStreamTicket(tx: Tx, ticket: string): Promise<Principal | undefined> {
   const { rows } = await sql<{ principal: Principal; active: boolean }>`
     with used as (
       delete from stream_tickets where ticket_hash = ${hashTicket(ticket)} and expires_at > now()
@@ -36,12 +37,12 @@ export async function consumeStreamTicket(db: Executor, ticket: string): Promise
       principal->>'key_id' = 'bootstrap'
       or exists (select 1 from api_keys k where k.id::text = principal->>'key_id' and k.revoked_at is null)
     ) as active
-    from used`.execute(db);
+    from used`.execute(executor(tx));
   return rows[0]?.active ? rows[0].principal : undefined;
 }
 
 /** Housekeeping (the maintenance job): tickets nobody used. */
-export async function deleteExpiredStreamTickets(db: Executor): Promise<number> {
-  const result = await sql`delete from stream_tickets where expires_at <= now()`.execute(db);
+export async function deleteExpiredStreamTickets(tx: Tx): Promise<number> {
+  const result = await sql`delete from stream_tickets where expires_at <= now()`.execute(executor(tx));
   return Number(result.numAffectedRows ?? 0n);
 }

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { Team } from '../../domain/escalation.ts';
-import type { TeamWrites } from '../../ports/people-writes.ts';
+import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import { executor } from './transact.ts';
 
 const columns = ['id', 'name', 'escalation_policy_id', 'created_at', 'updated_at'] as const;
 type TeamRow = Omit<Team, 'member_ids'>;
@@ -19,12 +20,14 @@ async function withMembers(db: Executor, rows: TeamRow[]): Promise<Team[]> {
   return rows.map((row) => ({ ...row, member_ids: members.filter((m) => m.team_id === row.id).map((m) => m.user_id) }));
 }
 
-export async function getTeam(db: Executor, id: string): Promise<Team | undefined> {
+export async function getTeam(tx: Tx, id: string): Promise<Team | undefined> {
+  const db = executor(tx);
   const row = await db.selectFrom('teams').select(columns).where('id', '=', id).executeTakeFirst();
   return row ? (await withMembers(db, [row]))[0] : undefined;
 }
 
-export async function listTeams(db: Executor, filter: { limit: number; cursor?: string }) {
+export async function listTeams(tx: Tx, filter: { limit: number; cursor?: string }) {
+  const db = executor(tx);
   let query = db.selectFrom('teams').select(columns);
   if (filter.cursor) {
     const after = decodeCursor(filter.cursor);
@@ -35,21 +38,18 @@ export async function listTeams(db: Executor, filter: { limit: number; cursor?: 
   return { data: await withMembers(db, result.data), next_cursor: result.next_cursor };
 }
 
-export function makeTeamWrites(db: Executor): TeamWrites {
-  return {
-    async insert({ member_ids, ...row }) {
-      const team = await db.insertInto('teams').values(row).returning(columns).executeTakeFirstOrThrow();
-      if (member_ids.length > 0) {
-        await db.insertInto('team_members').values(member_ids.map((user_id, position) => ({ team_id: team.id, user_id, position }))).execute();
-      }
-      return (await withMembers(db, [team]))[0]!;
-    },
-    get: (id) => getTeam(db, id),
-    async existing(ids) {
-      if (ids.length === 0) return [];
-      // FOR KEY SHARE: a team referenced by a change being made cannot be deleted under it.
-      const rows = await db.selectFrom('teams').select('id').where('id', 'in', ids).forKeyShare().execute();
-      return rows.map((r) => r.id);
-    },
-  };
+export async function insertTeam(tx: Tx, { member_ids, ...row }: { name: string; member_ids: string[]; escalation_policy_id: string | null }): Promise<Team> {
+  const db = executor(tx);
+  const team = await db.insertInto('teams').values(row).returning(columns).executeTakeFirstOrThrow();
+  if (member_ids.length > 0) {
+    await db.insertInto('team_members').values(member_ids.map((user_id, position) => ({ team_id: team.id, user_id, position }))).execute();
+  }
+  return (await withMembers(db, [team]))[0]!;
+}
+
+/** Which of these ids are teams. FOR KEY SHARE: a team referenced by a change being made cannot be deleted under it. */
+export async function existingTeams(tx: Tx, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor(tx).selectFrom('teams').select('id').where('id', 'in', ids).forKeyShare().execute();
+  return rows.map((r) => r.id);
 }

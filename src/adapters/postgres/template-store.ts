@@ -1,15 +1,26 @@
 import { sql } from 'kysely';
 import type { Channel } from '../../domain/notification.ts';
 import type { Template } from '../../domain/template.ts';
-import type { TemplateWrites } from '../../ports/people-writes.ts';
+import type { Tx } from '../../ports/transact.ts';
 import { decodeKeyCursor, pageBy } from './cursor.ts';
-import type { Executor } from './database.ts';
+import { executor } from './transact.ts';
+
+// Templates (SPEC section 5): plain functions, the transaction first.
+
+export interface NewTemplateRow {
+  slug: string;
+  channel: Channel;
+  locale: string;
+  subject: string | null;
+  body: string;
+  created_by: string;
+}
 
 const columns = ['id', 'slug', 'channel', 'locale', 'version', 'subject', 'body', 'created_by', 'created_at'] as const;
 
 /** The latest version of a slug for each channel and locale it has (a handful: channels × locales). */
-export async function latestVersionsOf(db: Executor, slug: string): Promise<Template[]> {
-  const rows = await db
+export async function latestVersionsOf(tx: Tx, slug: string): Promise<Template[]> {
+  const rows = await executor(tx)
     .selectFrom('templates')
     .distinctOn(['channel', 'locale'])
     .select(columns)
@@ -29,8 +40,8 @@ export interface TemplateFilter {
 }
 
 /** Every version of a slug, by channel and locale, newest first within each, a page at a time. */
-export async function templateVersions(db: Executor, slug: string, filter: TemplateFilter) {
-  let query = db.selectFrom('templates').select(columns).where('slug', '=', slug);
+export async function templateVersions(tx: Tx, slug: string, filter: TemplateFilter) {
+  let query = executor(tx).selectFrom('templates').select(columns).where('slug', '=', slug);
   if (filter.channel) query = query.where('channel', '=', filter.channel);
   if (filter.locale) query = query.where('locale', '=', filter.locale);
   if (filter.cursor) {
@@ -42,8 +53,8 @@ export async function templateVersions(db: Executor, slug: string, filter: Templ
 }
 
 /** GET /v1/templates: the latest version of each (slug, channel, locale), by slug. */
-export async function listLatestTemplates(db: Executor, filter: TemplateFilter) {
-  let query = db
+export async function listLatestTemplates(tx: Tx, filter: TemplateFilter) {
+  let query = executor(tx)
     .selectFrom('templates')
     .distinctOn(['slug', 'channel', 'locale'])
     .select(columns)
@@ -62,39 +73,39 @@ export async function listLatestTemplates(db: Executor, filter: TemplateFilter) 
   return pageBy(rows, filter.limit, (t) => [t.slug, t.channel, t.locale]);
 }
 
-export function makeTemplateWrites(db: Executor): TemplateWrites {
-  return {
-    async addVersion(row) {
-      // Versions are numbered per (slug, channel, locale); the advisory lock makes concurrent
-      // additions take turns instead of racing for the same number.
-      await sql`select pg_advisory_xact_lock(hashtextextended(${`template:${row.slug}:${row.channel}:${row.locale}`}, 0))`.execute(db);
-      const { next } = await db
-        .selectFrom('templates')
-        .select(sql<number>`coalesce(max(version), 0) + 1`.as('next'))
-        .where('slug', '=', row.slug)
-        .where('channel', '=', row.channel)
-        .where('locale', '=', row.locale)
-        .executeTakeFirstOrThrow();
-      return (await db.insertInto('templates').values({ ...row, version: next }).returning(columns).executeTakeFirstOrThrow()) as Template;
-    },
+/** Adds the next version of (slug, channel, locale); concurrent additions queue, never collide. */
+export async function addTemplateVersion(tx: Tx, row: NewTemplateRow): Promise<Template> {
+  const db = executor(tx);
+  // Versions are numbered per (slug, channel, locale); the advisory lock makes concurrent
+  // additions take turns instead of racing for the same number.
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`template:${row.slug}:${row.channel}:${row.locale}`}, 0))`.execute(db);
+  const { next } = await db
+    .selectFrom('templates')
+    .select(sql<number>`coalesce(max(version), 0) + 1`.as('next'))
+    .where('slug', '=', row.slug)
+    .where('channel', '=', row.channel)
+    .where('locale', '=', row.locale)
+    .executeTakeFirstOrThrow();
+  return (await db.insertInto('templates').values({ ...row, version: next }).returning(columns).executeTakeFirstOrThrow()) as Template;
+}
 
-    async findLatest(slug, channel, locales) {
-      const row = await db
-        .selectFrom('templates')
-        .select(columns)
-        .where('slug', '=', slug)
-        .where('channel', '=', channel)
-        .where('locale', 'in', locales)
-        .orderBy(sql`array_position(${locales}::text[], locale)`)
-        .orderBy('version', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      return row as Template | undefined;
-    },
+/** The latest version of the slug for the channel, in the first of `locales` that has one. */
+export async function findLatestTemplate(tx: Tx, slug: string, channel: Channel, locales: string[]): Promise<Template | undefined> {
+  const row = await executor(tx)
+    .selectFrom('templates')
+    .select(columns)
+    .where('slug', '=', slug)
+    .where('channel', '=', channel)
+    .where('locale', 'in', locales)
+    .orderBy(sql`array_position(${locales}::text[], locale)`)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row as Template | undefined;
+}
 
-    async channelsOf(slug) {
-      const rows = await db.selectFrom('templates').select('channel').distinct().where('slug', '=', slug).orderBy('channel').execute();
-      return rows.map((r) => r.channel as Channel);
-    },
-  };
+/** The channels the slug has templates for. */
+export async function templateChannels(tx: Tx, slug: string): Promise<Channel[]> {
+  const rows = await executor(tx).selectFrom('templates').select('channel').distinct().where('slug', '=', slug).orderBy('channel').execute();
+  return rows.map((r) => r.channel as Channel);
 }

@@ -11,7 +11,7 @@ class PgTx {
   /** A one-statement unit of work on the pool (Transact.single), or the pool for reads. */
   readonly single: boolean;
   pending: NewChange[] = [];
-  /** The newest change id a statement of this unit of work wrote (single mode). */
+  /** The newest change id a statement of this unit of work wrote itself (appendChangesFrom). */
   appended = 0;
   constructor(executor: Executor, single: boolean) {
     this.executor = executor;
@@ -57,7 +57,7 @@ export function takeChangesForStatement(tx: Tx): NewChange[] {
   return changes;
 }
 
-/** Tells the unit of work which change ids its one statement wrote (single mode). */
+/** Tells the unit of work the newest change id one of its statements wrote itself, to notify it after commit. */
 export function noteAppended(tx: Tx, newest: number): void {
   const state = inside(tx);
   state.appended = Math.max(state.appended, newest);
@@ -72,6 +72,7 @@ export function makeTransact(db: Database, notifier: Pick<ChangeNotifier, 'commi
         const state = new PgTx(trx, false);
         const value = await work(state as unknown as Tx);
         if (state.pending.length > 0) newest = (await appendChanges(trx, state.pending)).at(-1) ?? 0;
+        newest = Math.max(newest, state.appended);
         return value;
       });
     } catch (error) {

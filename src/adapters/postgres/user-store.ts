@@ -2,9 +2,24 @@ import { sql } from 'kysely';
 import { DomainError } from '../../domain/errors.ts';
 import type { Channel } from '../../domain/notification.ts';
 import { fullPreferences, type ContactMethod, type StoredPreferences, type User } from '../../domain/user.ts';
-import type { UserWrites } from '../../ports/people-writes.ts';
+import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import { executor } from './transact.ts';
+
+// People (SPEC section 5): plain functions, the transaction first.
+
+export interface NewUserRow {
+  name: string;
+  email: string;
+  phone: string | null;
+  locale: string;
+  timezone: string;
+  preferences: StoredPreferences;
+  contact_methods: { type: Channel; address: string }[];
+}
+
+export type UserChanges = Partial<Omit<NewUserRow, 'preferences'>> & { preferences?: StoredPreferences };
 
 const columns = ['id', 'name', 'email', 'phone', 'locale', 'time_zone', 'preferences', 'version', 'created_at', 'updated_at'] as const;
 
@@ -44,12 +59,14 @@ async function withMethods(db: Executor, rows: UserRow[]): Promise<User[]> {
   }));
 }
 
-export async function getUser(db: Executor, id: string): Promise<User | undefined> {
+export async function getUser(tx: Tx, id: string): Promise<User | undefined> {
+  const db = executor(tx);
   const row = await db.selectFrom('users').select(columns).where('id', '=', id).executeTakeFirst();
   return row ? (await withMethods(db, [row as UserRow]))[0] : undefined;
 }
 
-export async function listUsers(db: Executor, filter: { email?: string; limit: number; cursor?: string }) {
+export async function listUsers(tx: Tx, filter: { email?: string; limit: number; cursor?: string }) {
+  const db = executor(tx);
   let query = db.selectFrom('users').select(columns);
   if (filter.email) query = query.where(sql<boolean>`lower(email) = lower(${filter.email})`);
   if (filter.cursor) {
@@ -72,72 +89,72 @@ function translateDuplicate(error: unknown): unknown {
   return error;
 }
 
-export function makeUserWrites(db: Executor): UserWrites {
-  async function replaceMethods(userId: string, methods: { type: Channel; address: string }[]) {
-    await db.deleteFrom('contact_methods').where('user_id', '=', userId).execute();
-    if (methods.length > 0) {
-      await db
-        .insertInto('contact_methods')
-        .values(methods.map((m, position) => ({ user_id: userId, position, type: m.type, address: m.address })))
-        .execute();
-    }
+async function replaceMethods(db: Executor, userId: string, methods: { type: Channel; address: string }[]) {
+  await db.deleteFrom('contact_methods').where('user_id', '=', userId).execute();
+  if (methods.length > 0) {
+    await db
+      .insertInto('contact_methods')
+      .values(methods.map((m, position) => ({ user_id: userId, position, type: m.type, address: m.address })))
+      .execute();
   }
-  async function lockRow(id: string) {
-    return (await db.selectFrom('users').select(columns).where('id', '=', id).forUpdate().executeTakeFirst()) as UserRow | undefined;
+}
+
+export async function insertUser(tx: Tx, { contact_methods, timezone, preferences, ...row }: NewUserRow): Promise<User> {
+  const db = executor(tx);
+  let inserted: UserRow;
+  try {
+    inserted = (await db
+      .insertInto('users')
+      .values({ ...row, time_zone: timezone, preferences: JSON.stringify(preferences) })
+      .returning(columns)
+      .executeTakeFirstOrThrow()) as UserRow;
+  } catch (error) {
+    throw translateDuplicate(error);
   }
+  await replaceMethods(db, inserted.id, contact_methods);
+  return (await withMethods(db, [inserted]))[0]!;
+}
 
-  return {
-    async insert({ contact_methods, timezone, preferences, ...row }) {
-      let inserted: UserRow;
-      try {
-        inserted = (await db
-          .insertInto('users')
-          .values({ ...row, time_zone: timezone, preferences: JSON.stringify(preferences) })
-          .returning(columns)
-          .executeTakeFirstOrThrow()) as UserRow;
-      } catch (error) {
-        throw translateDuplicate(error);
-      }
-      await replaceMethods(inserted.id, contact_methods);
-      return (await withMethods(db, [inserted]))[0]!;
-    },
+/** Reads and row-locks a user until the transaction ends. */
+export async function lockUser(tx: Tx, id: string): Promise<User | undefined> {
+  const db = executor(tx);
+  const row = (await db.selectFrom('users').select(columns).where('id', '=', id).forUpdate().executeTakeFirst()) as UserRow | undefined;
+  return row ? (await withMethods(db, [row]))[0] : undefined;
+}
 
-    async lock(id) {
-      const row = await lockRow(id);
-      return row ? (await withMethods(db, [row]))[0] : undefined;
-    },
+export async function updateUser(tx: Tx, id: string, { contact_methods, timezone, preferences, ...changes }: UserChanges): Promise<User> {
+  const db = executor(tx);
+  let updated: UserRow;
+  try {
+    updated = (await db
+      .updateTable('users')
+      .set({
+        ...changes,
+        ...(timezone === undefined ? {} : { time_zone: timezone }),
+        ...(preferences === undefined ? {} : { preferences: JSON.stringify(preferences) }),
+        version: sql`version + 1`,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', id)
+      .returning(columns)
+      .executeTakeFirstOrThrow()) as UserRow;
+  } catch (error) {
+    throw translateDuplicate(error);
+  }
+  if (contact_methods !== undefined) await replaceMethods(db, id, contact_methods);
+  return (await withMethods(db, [updated]))[0]!;
+}
 
-    async update(id, { contact_methods, timezone, preferences, ...changes }) {
-      let updated: UserRow;
-      try {
-        updated = (await db
-          .updateTable('users')
-          .set({
-            ...changes,
-            ...(timezone === undefined ? {} : { time_zone: timezone }),
-            ...(preferences === undefined ? {} : { preferences: JSON.stringify(preferences) }),
-            version: sql`version + 1`,
-            updated_at: sql`now()`,
-          })
-          .where('id', '=', id)
-          .returning(columns)
-          .executeTakeFirstOrThrow()) as UserRow;
-      } catch (error) {
-        throw translateDuplicate(error);
-      }
-      if (contact_methods !== undefined) await replaceMethods(id, contact_methods);
-      return (await withMethods(db, [updated]))[0]!;
-    },
+/** The users with these ids that exist, with their contact methods. */
+export async function getUsers(tx: Tx, ids: string[]): Promise<User[]> {
+  if (ids.length === 0) return [];
+  const db = executor(tx);
+  const rows = await db.selectFrom('users').select(columns).where('id', 'in', [...new Set(ids)]).execute();
+  return withMethods(db, rows as UserRow[]);
+}
 
-    async getMany(ids) {
-      if (ids.length === 0) return [];
-      const rows = await db.selectFrom('users').select(columns).where('id', 'in', [...new Set(ids)]).execute();
-      return withMethods(db, rows as UserRow[]);
-    },
-
-    async idByEmail(email) {
-      const row = await db.selectFrom('users').select('id').where(sql<boolean>`lower(email) = lower(${email})`).executeTakeFirst();
-      return row?.id;
-    },
-  };
+/** The id of the user with this email address (any case), if there is one. */
+export async function userIdByEmail(tx: Tx, email: string): Promise<string | undefined> {
+  const row = await executor(tx).selectFrom('users').select('id').where(sql<boolean>`lower(email) = lower(${email})`).executeTakeFirst();
+  return row?.id;
 }

@@ -1,7 +1,7 @@
 import type { PgBoss } from 'pg-boss';
-import { deliverJobs, type DeliveryDeps } from '../../app/deliver-notifications.ts';
+import type { Delivery } from '../../app/deliver-notifications.ts';
 import { channels } from '../../domain/notification.ts';
-import { deadLetterQueueName, queueName, type DeliveryJobData } from './job-writes.ts';
+import { deadLetterQueueName, queueName, type DeliveryJobData } from './delivery-queue.ts';
 
 export interface WorkerTuning {
   /** Jobs fetched per round trip. */
@@ -33,7 +33,7 @@ export async function createNotificationQueues(boss: PgBoss): Promise<void> {
   }
 }
 
-export async function startDeliveryWorkers(boss: PgBoss, deps: DeliveryDeps, tuning: WorkerTuning): Promise<void> {
+export async function startDeliveryWorkers(boss: PgBoss, delivery: Delivery, tuning: WorkerTuning): Promise<void> {
   for (const channel of channels) {
     await boss.work<DeliveryJobData>(
       queueName(channel),
@@ -50,7 +50,7 @@ export async function startDeliveryWorkers(boss: PgBoss, deps: DeliveryDeps, tun
         // Every job of the batch completes; the dead letter copies of those that failed for good
         // were inserted with their statuses (see deliverJobs). pg-boss's per-job settlement did the
         // same through a JSON recordset that cost ~29 ms per batch of 200, more than anything else.
-        await deliverJobs(deps, channel, jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id })));
+        await delivery.deliverJobs(channel, jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id })));
       },
     );
   }

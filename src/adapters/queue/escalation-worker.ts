@@ -1,9 +1,9 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import { runEscalationStep, type EscalationDeps } from '../../app/paging.ts';
-import { ESCALATION_QUEUE, type EscalationJobData } from './escalation-job-writes.ts';
+import type { EscalationRunner } from '../../app/escalation-runner.ts';
+import { ESCALATION_QUEUE, type EscalationJobData } from './escalation-queue.ts';
 
-export async function startEscalationWorker(boss: PgBoss, deps: EscalationDeps, logger: Logger): Promise<void> {
+export async function startEscalationWorker(boss: PgBoss, runStep: EscalationRunner, logger: Logger): Promise<void> {
   await boss.work<EscalationJobData>(
     ESCALATION_QUEUE,
     {
@@ -20,7 +20,7 @@ export async function startEscalationWorker(boss: PgBoss, deps: EscalationDeps, 
       const results = [];
       for (const job of jobs) {
         try {
-          await runEscalationStep(deps, { job_id: job.id, ...job.data });
+          await runStep({ job_id: job.id, ...job.data });
           results.push({ id: job.id, status: 'completed' as const });
         } catch (error) {
           logger.error({ err: error, job_id: job.id, ...job.data }, 'escalation step failed; it will be retried');

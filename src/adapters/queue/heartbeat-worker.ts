@@ -1,19 +1,20 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import { checkHeartbeat, type HeartbeatContext } from '../../app/heartbeat-use-cases.ts';
+import type { HeartbeatUseCases } from '../../app/heartbeat-use-cases.ts';
+import type { HeartbeatQueue } from '../../ports/queue.ts';
 import type { Database } from '../postgres/database.ts';
 import { overdueHeartbeats } from '../postgres/heartbeat-store.ts';
-import { HEARTBEAT_CHECK_QUEUE, makeHeartbeatCheckWrites, type CheckJobData } from './heartbeat-check-writes.ts';
+import { readerOf } from '../postgres/transact.ts';
+import { HEARTBEAT_CHECK_QUEUE, type CheckJobData } from './heartbeat-queue.ts';
 
-// The worker side of heartbeat checks; how checks are scheduled is explained in
-// heartbeat-check-writes.ts.
+// The worker side of heartbeat checks; how checks are scheduled is explained in heartbeat-queue.ts.
 
 // A once-a-minute safety net: a heartbeat that is overdue by more than a minute has lost its check
 // job (its retries ran out while the database was away, say), so it gets a new one.
 export const HEARTBEAT_SWEEP_QUEUE = 'heartbeat-sweep';
 const SWEEP_GRACE_SECONDS = 60;
 
-export async function startHeartbeatWorker(deps: { boss: PgBoss; db: Database; ctx: HeartbeatContext; logger: Logger }) {
+export async function startHeartbeatWorker(deps: { boss: PgBoss; db: Database; heartbeats: Pick<HeartbeatUseCases, 'check'>; queue: HeartbeatQueue; logger: Logger }) {
   const { boss } = deps;
   await boss.work<CheckJobData>(
     HEARTBEAT_CHECK_QUEUE,
@@ -21,7 +22,7 @@ export async function startHeartbeatWorker(deps: { boss: PgBoss; db: Database; c
     { batchSize: 20, pollingIntervalSeconds: 1 },
     async (jobs) => {
       for (const job of jobs) {
-        const outcome = await checkHeartbeat(deps.ctx, job.data.heartbeat_id);
+        const outcome = await deps.heartbeats.check(job.data.heartbeat_id);
         if (outcome === 'missed') deps.logger.info({ heartbeat_id: job.data.heartbeat_id }, 'heartbeat missed: incident opened');
       }
     },
@@ -31,8 +32,7 @@ export async function startHeartbeatWorker(deps: { boss: PgBoss; db: Database; c
   await boss.schedule(HEARTBEAT_SWEEP_QUEUE, '* * * * *');
   await boss.work(HEARTBEAT_SWEEP_QUEUE, async () => {
     const overdue = await overdueHeartbeats(deps.db, SWEEP_GRACE_SECONDS);
-    const checks = makeHeartbeatCheckWrites(boss, deps.db);
-    for (const heartbeat of overdue) await checks.arm(heartbeat.id, new Date());
+    for (const heartbeat of overdue) await deps.queue.arm(readerOf(deps.db), heartbeat.id, new Date());
     if (overdue.length > 0) deps.logger.warn({ count: overdue.length }, 'heartbeat checks re-armed by the sweep');
     return { rearmed: overdue.length };
   });

@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
-import type { Database } from '../postgres/database.ts';
+import type { DeliveryQueue, EscalationQueue } from '../../ports/queue.ts';
+import type { Transact } from '../../ports/transact.ts';
 import { sweepOnce } from './stranded-sweep.ts';
 
 export const SWEEP_QUEUE = 'tocsin-sweep';
@@ -16,7 +17,14 @@ const PASS_LIMIT = 500;
  * saves the work. Each recovery is logged with what happened to its job, and counted for
  * /metrics (tocsin_sweep_recovered_total).
  */
-export async function startSweepWorker(deps: { boss: PgBoss; db: Database; logger: Logger; intervalSeconds: number }) {
+export async function startSweepWorker(deps: {
+  boss: PgBoss;
+  transact: Transact;
+  deliveryQueue: DeliveryQueue;
+  escalationQueue: EscalationQueue;
+  logger: Logger;
+  intervalSeconds: number;
+}) {
   const { boss, logger, intervalSeconds } = deps;
   await boss.createQueue(SWEEP_QUEUE, { retryLimit: 0, expireInSeconds: 300, deleteAfterSeconds: 3600, notify: true });
   await boss.work(SWEEP_QUEUE, { pollingIntervalSeconds: Math.max(0.5, Math.min(intervalSeconds, 2)), notifyPollingIntervalSeconds: Math.max(0.5, Math.min(intervalSeconds, 2)) }, async () => {

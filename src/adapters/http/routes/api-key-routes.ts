@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { scopes } from '../../../domain/api-key.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../../postgres/api-key-store.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import type { Authenticator } from '../auth.ts';
 import { errors, IdParams, Page, PageOnlyQuery, Timestamp, Uuid } from '../schemas.ts';
 
@@ -33,7 +33,7 @@ const CreateApiKey = Type.Object(
 
 const present = (key: ApiKeyRecord) => ({ ...key, created_at: key.created_at.toISOString() });
 
-export const apiKeyRoutes = (deps: { db: Database; auth: Authenticator }): FastifyPluginAsync =>
+export const apiKeyRoutes = (deps: { reader: Tx; auth: Authenticator }): FastifyPluginAsync =>
   async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['api keys'];
@@ -49,7 +49,7 @@ export const apiKeyRoutes = (deps: { db: Database; auth: Authenticator }): Fasti
     }, async (request, reply) => {
       // Not under Idempotency-Key: a replay would have to keep the secret, and only its hash is
       // ever stored. A client that lost the response revokes the key and makes another.
-      const created = await createApiKey(deps.db, request.body);
+      const created = await createApiKey(deps.reader, request.body);
       return reply.code(201).header('location', `/v1/api-keys/${created.id}`).send({ ...present(created), key: created.key });
     });
 
@@ -58,7 +58,7 @@ export const apiKeyRoutes = (deps: { db: Database; auth: Authenticator }): Fasti
       schema: { tags, summary: 'List active API keys (admin), oldest first', querystring: PageOnlyQuery, response: { 200: Page(ApiKeyBody), ...errors(400, 401, 403) } },
     }, async (request) => {
       const { limit = 50, cursor } = request.query;
-      const result = await listApiKeys(deps.db, { limit, cursor });
+      const result = await listApiKeys(deps.reader, { limit, cursor });
       return { data: result.data.map(present), next_cursor: result.next_cursor };
     });
 
@@ -66,7 +66,7 @@ export const apiKeyRoutes = (deps: { db: Database; auth: Authenticator }): Fasti
       onRequest: deps.auth.require('admin'),
       schema: { tags, summary: 'Revoke an API key (admin)', params: IdParams, response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 429) } },
     }, async (request, reply) => {
-      if (!(await revokeApiKey(deps.db, request.params.id))) throw notFound('API_KEY', request.params.id);
+      if (!(await revokeApiKey(deps.reader, request.params.id))) throw notFound('API_KEY', request.params.id);
       deps.auth.forget();
       return reply.code(204).send(null);
     });

@@ -1,16 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { createPolicy, createTeam, type SetupContext } from '../../../app/escalation-setup-use-cases.ts';
-import { actorOf } from '../../../domain/api-key.ts';
+import type { EscalationSetupUseCases } from '../../../app/escalation-setup-use-cases.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { MAX_DELAY_SECONDS, MAX_LEVELS, MAX_REPEAT, type EscalationPolicy, type Team } from '../../../domain/escalation.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { EscalationStepRow } from '../../../ports/people-writes.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { getPolicy, listPolicies } from '../../postgres/escalation-policy-store.ts';
-import { listEscalationSteps } from '../../postgres/escalation-store.ts';
+import { listEscalationSteps, type EscalationStepRow } from '../../postgres/escalation-store.ts';
 import { getIncident } from '../../postgres/incident-store.ts';
 import { getTeam, listTeams } from '../../postgres/team-store.ts';
 import type { Authenticator } from '../auth.ts';
@@ -108,9 +104,9 @@ const presentStep = (s: EscalationStepRow) => ({
 });
 
 export interface EscalationRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  setup: EscalationSetupUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
   idempotent: Idempotency;
 }
@@ -118,7 +114,6 @@ export interface EscalationRouteDeps {
 /** SPEC section 5: escalation policies, teams, and where an incident is in its escalation. */
 export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const context = (actor: string, transact = deps.transact): SetupContext => ({ transact, clock: deps.clock, actor });
 
   app.post('/v1/escalation-policies', {
     onRequest: deps.auth.require('write'),
@@ -130,8 +125,8 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
       response: { 201: PolicyBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (transact) => {
-      const policy = await createPolicy(context(actorOf(request.principal!), transact), request.body);
+    deps.idempotent(request, reply, 201, async (tx) => {
+      const policy = await deps.setup.createPolicyWithin(tx, request.body);
       return { body: presentPolicy(policy), headers: { location: `/v1/escalation-policies/${policy.id}` } };
     }));
 
@@ -139,7 +134,7 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
     onRequest: deps.auth.require('read'),
     schema: { tags: ['escalation'], summary: 'List escalation policies, newest first', querystring: ListQuery, response: { 200: Page(PolicyBody), ...errors(400, 401, 403) } },
   }, async (request) => {
-    const result = await listPolicies(deps.db, { limit: request.query.limit ?? 50, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
+    const result = await listPolicies(deps.reader, { limit: request.query.limit ?? 50, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
     return { data: result.data.map(presentPolicy), next_cursor: result.next_cursor };
   });
 
@@ -147,7 +142,7 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
     onRequest: deps.auth.require('read'),
     schema: { tags: ['escalation'], summary: 'Get an escalation policy', params: IdParams, response: { 200: PolicyBody, ...errors(400, 401, 403, 404) } },
   }, async (request) => {
-    const policy = await getPolicy(deps.db, request.params.id);
+    const policy = await getPolicy(deps.reader, request.params.id);
     if (!policy) throw notFound('ESCALATION_POLICY', request.params.id);
     return presentPolicy(policy);
   });
@@ -162,8 +157,8 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
       response: { 201: TeamBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (transact) => {
-      const team = await createTeam(context(actorOf(request.principal!), transact), request.body);
+    deps.idempotent(request, reply, 201, async (tx) => {
+      const team = await deps.setup.createTeamWithin(tx, request.body);
       return { body: presentTeam(team), headers: { location: `/v1/teams/${team.id}` } };
     }));
 
@@ -171,7 +166,7 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
     onRequest: deps.auth.require('read'),
     schema: { tags: ['escalation'], summary: 'List teams, newest first', querystring: ListQuery, response: { 200: Page(TeamBody), ...errors(400, 401, 403) } },
   }, async (request) => {
-    const result = await listTeams(deps.db, { limit: request.query.limit ?? 50, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
+    const result = await listTeams(deps.reader, { limit: request.query.limit ?? 50, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
     return { data: result.data.map(presentTeam), next_cursor: result.next_cursor };
   });
 
@@ -179,7 +174,7 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
     onRequest: deps.auth.require('read'),
     schema: { tags: ['escalation'], summary: 'Get a team', params: IdParams, response: { 200: TeamBody, ...errors(400, 401, 403, 404) } },
   }, async (request) => {
-    const team = await getTeam(deps.db, request.params.id);
+    const team = await getTeam(deps.reader, request.params.id);
     if (!team) throw notFound('TEAM', request.params.id);
     return presentTeam(team);
   });
@@ -195,7 +190,7 @@ export const escalationRoutes = (deps: EscalationRouteDeps): FastifyPluginAsync 
     },
   }, async (request) => {
     const { limit = 50, cursor } = request.query;
-    const [incident, steps] = await Promise.all([getIncident(deps.db, request.params.id), listEscalationSteps(deps.db, request.params.id, { limit, cursor })]);
+    const [incident, steps] = await Promise.all([getIncident(deps.reader, request.params.id), listEscalationSteps(deps.reader, request.params.id, { limit, cursor })]);
     if (!incident) throw notFound('INCIDENT', request.params.id);
     return { data: steps.data.map(presentStep), next_cursor: steps.next_cursor };
   });

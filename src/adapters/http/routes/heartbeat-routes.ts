@@ -1,13 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { createHeartbeat, pingHeartbeat, type HeartbeatContext } from '../../../app/heartbeat-use-cases.ts';
+import type { HeartbeatUseCases } from '../../../app/heartbeat-use-cases.ts';
 import { DomainError } from '../../../domain/errors.ts';
 import { heartbeatStatuses, type Heartbeat } from '../../../domain/heartbeat.ts';
-import type { Channel } from '../../../domain/notification.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { deleteHeartbeat, findHeartbeatByKey, listHeartbeats } from '../../postgres/heartbeat-store.ts';
 import { generateIntakeKey } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
@@ -63,11 +60,10 @@ const present = (heartbeat: Heartbeat) => ({
 });
 
 export interface HeartbeatRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  heartbeats: HeartbeatUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
-  channelProblem?: (channel: Channel) => string | null;
   /** INTAKE_RATE_LIMIT_PER_MINUTE. */
   intakePerMinute: number;
 }
@@ -75,7 +71,6 @@ export interface HeartbeatRouteDeps {
 export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['heartbeats'];
-  const ctx: HeartbeatContext = { transact: deps.transact, clock: deps.clock, ...(deps.channelProblem ? { channelProblem: deps.channelProblem } : {}) };
 
   app.post('/v1/heartbeats', {
     onRequest: deps.auth.require('admin'),
@@ -89,7 +84,7 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
   }, async (request, reply) => {
     // Not under Idempotency-Key, like API keys and integrations: only the key's hash is stored.
     const { key, key_hash, key_prefix } = generateIntakeKey();
-    const heartbeat = await createHeartbeat(ctx, {
+    const heartbeat = await deps.heartbeats.create({
       name: request.body.name,
       interval_seconds: request.body.interval_seconds,
       team_id: request.body.team_id ?? null,
@@ -109,7 +104,7 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
     },
   }, async (request) => {
     const { limit = 50, cursor } = request.query;
-    const result = await listHeartbeats(deps.db, { limit, cursor });
+    const result = await listHeartbeats(deps.reader, { limit, cursor });
     return { data: result.data.map(present), next_cursor: result.next_cursor };
   });
 
@@ -122,7 +117,7 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
       response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 429) },
     },
   }, async (request, reply) => {
-    if (!(await deleteHeartbeat(deps.db, request.params.id))) {
+    if (!(await deleteHeartbeat(deps.reader, request.params.id))) {
       throw new DomainError('HEARTBEAT_NOT_FOUND', `heartbeat ${request.params.id} does not exist`);
     }
     return reply.code(204).send(null);
@@ -134,9 +129,9 @@ export const heartbeatRoutes = (deps: HeartbeatRouteDeps): FastifyPluginAsync =>
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
     const ping = async (key: string) => {
-      const heartbeat = await findHeartbeatByKey(deps.db, key);
+      const heartbeat = await findHeartbeatByKey(deps.reader, key);
       if (!heartbeat) throw new DomainError('HEARTBEAT_NOT_FOUND', 'no heartbeat has this key');
-      return present(await pingHeartbeat(ctx, heartbeat.id));
+      return present(await deps.heartbeats.ping(heartbeat.id));
     };
     const schema = {
       tags,

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { notFound } from '../../../domain/errors.ts';
 import { channels, notificationStatuses } from '../../../domain/notification.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { getIncident } from '../../postgres/incident-store.ts';
 import { listNotifications } from '../../postgres/notification-store.ts';
 import type { Authenticator } from '../auth.ts';
@@ -25,7 +25,7 @@ const Query = Type.Object(
  * attempts, newest first like `GET /v1/notifications`. Notifications deleted by
  * NOTIFICATION_RETENTION_DAYS are gone from here; the timeline keeps their outcomes.
  */
-export const incidentNotificationRoutes = (deps: { db: Database; auth: Authenticator }): FastifyPluginAsync => async (fastify) => {
+export const incidentNotificationRoutes = (deps: { reader: Tx; auth: Authenticator }): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/v1/incidents/:id/notifications', {
     onRequest: deps.auth.require('read'),
@@ -39,8 +39,8 @@ export const incidentNotificationRoutes = (deps: { db: Database; auth: Authentic
   }, async (request) => {
     const { limit = 50, ...filters } = request.query;
     const [incident, page] = await Promise.all([
-      getIncident(deps.db, request.params.id),
-      listNotifications(deps.db, { ...filters, incident_id: request.params.id, limit }),
+      getIncident(deps.reader, request.params.id),
+      listNotifications(deps.reader, { ...filters, incident_id: request.params.id, limit }),
     ]);
     if (!incident) throw notFound('INCIDENT', request.params.id);
     return { data: page.data.map(presentNotification), next_cursor: page.next_cursor };

@@ -1,14 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { createIncident, commentOnIncident, deleteIncident, updateIncident, type Context } from '../../../app/incident-use-cases.ts';
+import type { IncidentUseCases } from '../../../app/incident-use-cases.ts';
 import { actorOf } from '../../../domain/api-key.ts';
 import { notFound } from '../../../domain/errors.ts';
-import { incidentStatuses, notificationSummaries, severities, type Incident, type TimelineEvent } from '../../../domain/incident.ts';
-import type { Channel } from '../../../domain/notification.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import { incidentStatuses, incidentView, notificationSummaries, severities, type TimelineEvent } from '../../../domain/incident.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { getIncident, listIncidents, listTimeline } from '../../postgres/incident-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { etagOf, expectedVersion, isNotModified } from '../etag.ts';
@@ -96,27 +93,8 @@ const CommentBody = Type.Object({ body: Type.String({ minLength: 1, maxLength: 1
 
 const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ description: 'an ETag from a previous GET; 412 if the incident changed since' })) });
 
-export function presentIncident(incident: Incident) {
-  return {
-    id: incident.id,
-    title: incident.title,
-    description: incident.description,
-    severity: incident.severity,
-    status: incident.status,
-    team_id: incident.team_id,
-    assignee_id: incident.assignee_id,
-    source: incident.source,
-    dedup_key: incident.dedup_key,
-    created_by: incident.created_by,
-    notification_status: incident.notification_status,
-    created_at: incident.created_at.toISOString(),
-    updated_at: incident.updated_at.toISOString(),
-    acknowledged_at: toIso(incident.acknowledged_at),
-    resolved_at: toIso(incident.resolved_at),
-    integration_id: incident.integration_id,
-    details: incident.details,
-  };
-}
+/** The incident as GET returns it: the same view its change events carry (SPEC section 7). */
+export const presentIncident = incidentView;
 
 const presentEvent = (event: TimelineEvent) => ({
   id: event.id,
@@ -127,20 +105,20 @@ const presentEvent = (event: TimelineEvent) => ({
 });
 
 export interface IncidentRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  incidents: IncidentUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
   idempotent: Idempotency;
-  /** Channels this server cannot deliver on, skipped when an incident pages (SPEC section 5). */
-  channelProblem?: (channel: Channel) => string | null;
 }
 
 export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const transact = deps.transact;
   const tags = ['incidents'];
-  const context = (actor: string, t = transact): Context => ({ transact: t, clock: deps.clock, actor, ...(deps.channelProblem ? { channelProblem: deps.channelProblem } : {}) });
+  const created = (incident: Parameters<typeof presentIncident>[0] & { version: number }) => ({
+    body: presentIncident(incident),
+    headers: { location: `/v1/incidents/${incident.id}`, etag: etagOf(incident.version) },
+  });
 
   app.post('/v1/incidents', {
     onRequest: deps.auth.require('write'),
@@ -151,14 +129,16 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
       body: CreateIncident,
       response: { 201: IncidentBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
-  }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (t) => {
-      const incident = await createIncident(context(actorOf(request.principal!), t), request.body);
-      return {
-        body: presentIncident(incident),
-        headers: { location: `/v1/incidents/${incident.id}`, etag: etagOf(incident.version) },
-      };
-    }));
+  }, async (request, reply) => {
+    const actor = actorOf(request.principal!);
+    return deps.idempotent(
+      request,
+      reply,
+      201,
+      async (tx) => created(await deps.incidents.createWithin(tx, actor, request.body)),
+      async () => created(await deps.incidents.create(actor, request.body)),
+    );
+  });
 
   app.get('/v1/incidents', {
     onRequest: deps.auth.require('read'),
@@ -170,7 +150,7 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
     },
   }, async (request) => {
     const { from, to, limit = 50, ...rest } = request.query;
-    const result = await listIncidents(deps.db, {
+    const result = await listIncidents(deps.reader, {
       ...rest,
       limit,
       ...(from ? { from: instant('from', from) } : {}),
@@ -188,7 +168,7 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
       response: { 200: IncidentBody, 304: Type.Null(), ...errors(400, 401, 403, 404) },
     },
   }, async (request, reply) => {
-    const incident = await getIncident(deps.db, request.params.id);
+    const incident = await getIncident(deps.reader, request.params.id);
     if (!incident) throw notFound('INCIDENT', request.params.id);
     reply.header('etag', etagOf(incident.version));
     if (isNotModified(request, incident.version)) return reply.code(304).send(null);
@@ -206,7 +186,7 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
       response: { 200: IncidentBody, ...errors(400, 401, 403, 404, 412, 413, 415, 429) },
     },
   }, async (request, reply) => {
-    const incident = await updateIncident(context(actorOf(request.principal!)), request.params.id, request.body, expectedVersion(request));
+    const incident = await deps.incidents.update(actorOf(request.principal!), request.params.id, request.body, expectedVersion(request));
     reply.header('etag', etagOf(incident.version));
     return presentIncident(incident);
   });
@@ -223,7 +203,7 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
       response: { 200: IncidentBody, ...errors(400, 401, 403, 404, 412, 413, 415, 429) },
     },
   }, async (request, reply) => {
-    const incident = await updateIncident(context(actorOf(request.principal!)), request.params.id, request.body, expectedVersion(request));
+    const incident = await deps.incidents.update(actorOf(request.principal!), request.params.id, request.body, expectedVersion(request));
     reply.header('etag', etagOf(incident.version));
     return presentIncident(incident);
   });
@@ -237,7 +217,7 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
       response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 429) },
     },
   }, async (request, reply) => {
-    await deleteIncident(context(actorOf(request.principal!)), request.params.id);
+    await deps.incidents.remove(request.params.id);
     return reply.code(204).send(null);
   });
 
@@ -252,8 +232,8 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
       response: { 201: EventBody, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
     },
   }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (t) => {
-      const event = await commentOnIncident(context(actorOf(request.principal!), t), request.params.id, request.body.body);
+    deps.idempotent(request, reply, 201, async (tx) => {
+      const event = await deps.incidents.commentWithin(tx, actorOf(request.principal!), request.params.id, request.body.body);
       return { body: presentEvent(event) };
     }));
 
@@ -269,8 +249,8 @@ export const incidentRoutes = (deps: IncidentRouteDeps): FastifyPluginAsync => a
   }, async (request) => {
     const { limit = 50, cursor } = request.query;
     const [incident, events] = await Promise.all([
-      getIncident(deps.db, request.params.id),
-      listTimeline(deps.db, request.params.id, { limit, cursor }),
+      getIncident(deps.reader, request.params.id),
+      listTimeline(deps.reader, request.params.id, { limit, cursor }),
     ]);
     if (!incident) throw notFound('INCIDENT', request.params.id);
     return { data: events.data.map(presentEvent), next_cursor: events.next_cursor };

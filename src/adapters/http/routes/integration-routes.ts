@@ -2,15 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { createIntegration, receiveAlert, type IntegrationContext } from '../../../app/integration-use-cases.ts';
+import type { IntegrationUseCases } from '../../../app/integration-use-cases.ts';
 import { integrationTypes, type Integration } from '../../../domain/alert.ts';
 import { alertmanagerToAction } from '../../../domain/alertmanager.ts';
 import { DomainError } from '../../../domain/errors.ts';
 import { eventActions, eventToAction, parseEvent, pdSeverities } from '../../../domain/events-v2.ts';
-import type { Channel } from '../../../domain/notification.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { findIntegrationByKey, generateIntakeKey, listIntegrations, revokeIntegration } from '../../postgres/integration-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { toErrorResponse } from '../error-mapping.ts';
@@ -157,11 +154,10 @@ function enqueueErrorHandler(error: unknown, request: FastifyRequest, reply: Fas
 }
 
 export interface IntegrationRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  integrations: IntegrationUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
-  channelProblem?: (channel: Channel) => string | null;
   /** INTAKE_RATE_LIMIT_PER_MINUTE. */
   intakePerMinute: number;
 }
@@ -169,7 +165,6 @@ export interface IntegrationRouteDeps {
 export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['integrations'];
-  const ctx: IntegrationContext = { transact: deps.transact, clock: deps.clock, ...(deps.channelProblem ? { channelProblem: deps.channelProblem } : {}) };
 
   app.post('/v1/integrations', {
     onRequest: deps.auth.require('admin'),
@@ -183,7 +178,7 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
     // Not under Idempotency-Key, like API keys: a replay would have to return the secret again,
     // and only its hash is stored. A client that lost the response deletes it and makes another.
     const { key, key_hash, key_prefix } = generateIntakeKey();
-    const integration = await createIntegration(ctx, { ...request.body, team_id: request.body.team_id ?? null }, { key_hash, key_prefix });
+    const integration = await deps.integrations.create({ ...request.body, team_id: request.body.team_id ?? null }, { key_hash, key_prefix });
     const url = integration.type === 'events_v2' ? enqueuePath : alertmanagerPath(key);
     return reply.code(201).header('location', `/v1/integrations/${integration.id}`).send({ ...present(integration), key, url });
   });
@@ -198,7 +193,7 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
     },
   }, async (request) => {
     const { limit = 50, cursor } = request.query;
-    const result = await listIntegrations(deps.db, { limit, cursor });
+    const result = await listIntegrations(deps.reader, { limit, cursor });
     return { data: result.data.map(present), next_cursor: result.next_cursor };
   });
 
@@ -211,7 +206,7 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
       response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 429) },
     },
   }, async (request, reply) => {
-    if (!(await revokeIntegration(deps.db, request.params.id))) {
+    if (!(await revokeIntegration(deps.reader, request.params.id))) {
       throw new DomainError('INTEGRATION_NOT_FOUND', `integration ${request.params.id} does not exist`);
     }
     return reply.code(204).send(null);
@@ -229,10 +224,10 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
     },
     config: intakeRateLimit(deps.intakePerMinute, (request) => (request.params as { key?: string }).key),
   }, async (request) => {
-    const integration = await findIntegrationByKey(deps.db, request.params.key, 'alertmanager');
+    const integration = await findIntegrationByKey(deps.reader, request.params.key, 'alertmanager');
     if (!integration) throw new DomainError('INTEGRATION_NOT_FOUND', 'no active Alertmanager integration has this key');
     const body = request.body;
-    return receiveAlert(ctx, integration, alertmanagerToAction({
+    return deps.integrations.receiveAlert(integration, alertmanagerToAction({
       ...body,
       version: body.version ?? '4',
       receiver: body.receiver ?? '',
@@ -270,14 +265,14 @@ export const integrationRoutes = (deps: IntegrationRouteDeps): FastifyPluginAsyn
     }, async (request, reply) => {
       const parsed = parseEvent(request.body as unknown);
       if (!parsed.ok) throw new DomainError('VALIDATION_ERROR', 'Event object is invalid', parsed.errors);
-      const integration = await findIntegrationByKey(deps.db, parsed.event.routing_key, 'events_v2');
+      const integration = await findIntegrationByKey(deps.reader, parsed.event.routing_key, 'events_v2');
       if (!integration) {
         throw new DomainError('INTEGRATION_NOT_FOUND', "'routing_key' is not the key of an active Events v2 integration", [
           "'routing_key' is not the key of an active Events v2 integration (unknown or deleted)",
         ]);
       }
       // A trigger without a dedup_key gets a random one, returned so that the sender can resolve it.
-      const result = await receiveAlert(ctx, integration, eventToAction(parsed.event, randomUUID().replaceAll('-', '')));
+      const result = await deps.integrations.receiveAlert(integration, eventToAction(parsed.event, randomUUID().replaceAll('-', '')));
       return reply.code(202).send({ status: 'success', message: 'Event processed', dedup_key: result.dedup_key });
     });
   });

@@ -1,20 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
-import {
-  cancelNotification,
-  createBatch,
-  createNotification,
-  retryNotification,
-  type NotificationContext,
-} from '../../../app/notification-use-cases.ts';
-import { actorOf } from '../../../domain/api-key.ts';
+import type { NotificationUseCases } from '../../../app/notification-use-cases.ts';
 import { DomainError } from '../../../domain/errors.ts';
-import { channels, notificationStatuses, priorities, recipientProblem, type Channel } from '../../../domain/notification.ts';
-import { localeProblem, slugPattern } from '../../../domain/template.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import { channels, notificationStatuses, priorities } from '../../../domain/notification.ts';
+import { slugPattern } from '../../../domain/template.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import {
   channelFigures,
   getBatchCounts,
@@ -158,48 +149,19 @@ export function presentNotification(n: NotificationWithAttempts) {
   };
 }
 
-/**
- * What the schema cannot say: the recipient must suit its channel, and the channel must be
- * configured on this server. Every problem is reported, each with its field path.
- */
-function checkInputs(inputs: NotificationInputBody[], configured: (channel: Channel) => string | null, prefix: string) {
-  const details: { field: string; message: string }[] = [];
-  inputs.forEach((input, index) => {
-    const at = prefix ? `${prefix}.${index}` : 'body';
-    if (input.recipient !== undefined && input.user_id !== undefined) details.push({ field: `${at}.user_id`, message: 'give recipient or user_id, not both' });
-    if (input.recipient === undefined && input.user_id === undefined) details.push({ field: `${at}.recipient`, message: 'is required, unless user_id is given' });
-    if (input.content !== undefined && input.template !== undefined) details.push({ field: `${at}.template`, message: 'give content or template, not both' });
-    if (input.content === undefined && input.template === undefined) details.push({ field: `${at}.content`, message: 'is required, unless template is given' });
-    if (input.template !== undefined && input.subject !== undefined) details.push({ field: `${at}.subject`, message: 'comes from the template; leave it out' });
-    const locale = input.template?.locale;
-    const localeIssue = locale === undefined ? null : localeProblem(locale);
-    if (localeIssue) details.push({ field: `${at}.template.locale`, message: localeIssue });
-    const problem = input.recipient === undefined ? null : recipientProblem(input.channel, input.recipient);
-    if (problem) details.push({ field: `${at}.recipient`, message: problem });
-    const missing = configured(input.channel);
-    if (missing) details.push({ field: `${at}.channel`, message: missing });
-  });
-  if (details.length > 0) {
-    throw new DomainError('VALIDATION_ERROR', `invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, details);
-  }
-}
-
 export interface NotificationRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  notifications: NotificationUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
   idempotent: Idempotency;
-  /** Why a channel cannot be used on this server (its provider is not configured), or null. */
-  channelProblem: (channel: Channel) => string | null;
 }
 
 export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['notifications'];
-  const context = (actor: string, transact = deps.transact): NotificationContext => ({ transact, clock: deps.clock, actor });
   const fetchPresented = async (id: string) => {
-    const found = await getNotification(deps.db, id);
+    const found = await getNotification(deps.reader, id);
     if (!found) throw new DomainError('NOTIFICATION_NOT_FOUND', `notification ${id} does not exist`);
     return presentNotification(found);
   };
@@ -214,9 +176,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
       response: { 201: NotificationBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (request, reply) => {
-    checkInputs([request.body], deps.channelProblem, '');
-    return deps.idempotent(request, reply, 201, async (transact) => {
-      const created = await createNotification(context(actorOf(request.principal!), transact), request.body);
+    return deps.idempotent(request, reply, 201, async (tx) => {
+      const created = await deps.notifications.createWithin(tx, request.body);
       return { body: presentNotification({ ...created, attempts: [] }), headers: { location: `/v1/notifications/${created.id}` } };
     });
   });
@@ -231,9 +192,8 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
       response: { 201: BatchCreated, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (request, reply) => {
-    checkInputs(request.body.notifications, deps.channelProblem, 'body.notifications');
-    return deps.idempotent(request, reply, 201, async (transact) => {
-      const batch = await createBatch(context(actorOf(request.principal!), transact), request.body.notifications);
+    return deps.idempotent(request, reply, 201, async (tx) => {
+      const batch = await deps.notifications.createBatchWithin(tx, request.body.notifications);
       return { body: batch, headers: { location: `/v1/batches/${batch.batch_id}` } };
     });
   });
@@ -243,7 +203,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
     schema: { tags, summary: 'List notifications, newest first', querystring: ListQuery, response: { 200: Page(NotificationBody), ...errors(400, 401, 403) } },
   }, async (request) => {
     const { from, to, limit = 50, ...rest } = request.query;
-    const result = await listNotifications(deps.db, {
+    const result = await listNotifications(deps.reader, {
       ...rest,
       limit,
       ...(from ? { from: instant('from', from) } : {}),
@@ -266,7 +226,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
       response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => {
-    await cancelNotification(context(actorOf(request.principal!)), request.params.id);
+    await deps.notifications.cancel(request.params.id);
     return reply.code(204).send(null);
   });
 
@@ -279,7 +239,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
       response: { 202: NotificationBody, ...errors(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => {
-    await retryNotification(context(actorOf(request.principal!)), request.params.id);
+    await deps.notifications.retry(request.params.id);
     return reply.code(202).send(await fetchPresented(request.params.id));
   });
 
@@ -287,7 +247,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
     onRequest: deps.auth.require('read'),
     schema: { tags, summary: 'Progress of a batch: how many notifications are in each status', params: IdParams, response: { 200: BatchBody, ...errors(400, 401, 403, 404) } },
   }, async (request) => {
-    const counts = await getBatchCounts(deps.db, request.params.id);
+    const counts = await getBatchCounts(deps.reader, request.params.id);
     if (!counts) throw new DomainError('BATCH_NOT_FOUND', `batch ${request.params.id} does not exist`);
     return { id: request.params.id, total: Object.values(counts).reduce((a, b) => a + b, 0), counts };
   });
@@ -296,7 +256,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
     onRequest: deps.auth.require('read'),
     schema: { tags, summary: 'Delivery figures per channel and queue depths', response: { 200: MetricsBody, ...errors(401, 403) } },
   }, async () => {
-    const figures = await channelFigures(deps.db);
+    const figures = await channelFigures(deps.reader);
     const byChannel = new Map(figures.map((f) => [f.channel, f]));
     return {
       window: 'notifications created in the last 24 hours, and every one still pending',

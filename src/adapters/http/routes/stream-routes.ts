@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { DomainError } from '../../../domain/errors.ts';
 import { parseStreamFilter, StreamFilterError, streamEventTypes, type StreamFilter } from '../../../domain/stream-filter.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { createStreamTicket, STREAM_TICKET_TTL_SECONDS } from '../../postgres/stream-ticket-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { errors, Timestamp, Uuid } from '../schemas.ts';
@@ -15,7 +15,7 @@ import { handleWsMessage, WS_MAX_MESSAGE_BYTES } from '../stream-ws-messages.ts'
 import { streamDocs } from './stream-docs.ts';
 
 export interface StreamRoutesDeps {
-  db: Database;
+  reader: Tx;
   auth: Authenticator;
   hub: StreamHub;
   publicUrl: string;
@@ -147,7 +147,7 @@ const streamRoutes = (deps: StreamRoutesDeps): FastifyPluginAsync =>
         response: { 201: TicketBody, ...errors(400, 401, 403, 413, 415, 429) },
       },
     }, async (request, reply) => {
-      const { ticket, expires_at } = await createStreamTicket(deps.db, request.principal!);
+      const { ticket, expires_at } = await createStreamTicket(deps.reader, request.principal!);
       return reply.code(201).send({ ticket, expires_at: expires_at.toISOString() });
     });
   };

@@ -1,14 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { addTemplateVersion, previewTemplate, type TemplateContext } from '../../../app/template-use-cases.ts';
+import type { TemplateUseCases } from '../../../app/template-use-cases.ts';
 import { actorOf } from '../../../domain/api-key.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { channels } from '../../../domain/notification.ts';
 import { slugPattern, type Template } from '../../../domain/template.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { latestVersionsOf, listLatestTemplates, templateVersions } from '../../postgres/template-store.ts';
 import type { Authenticator } from '../auth.ts';
 import type { Idempotency } from '../idempotency.ts';
@@ -81,9 +79,9 @@ const presentTemplate = (t: Template) => ({
 });
 
 export interface TemplateRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  templates: TemplateUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
   idempotent: Idempotency;
 }
@@ -92,7 +90,6 @@ export interface TemplateRouteDeps {
 export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['templates'];
-  const context = (actor: string, transact = deps.transact): TemplateContext => ({ transact, clock: deps.clock, actor });
 
   app.post('/v1/templates', {
     onRequest: deps.auth.require('write'),
@@ -105,8 +102,8 @@ export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => a
       response: { 201: TemplateBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (transact) => {
-      const template = await addTemplateVersion(context(actorOf(request.principal!), transact), request.body);
+    deps.idempotent(request, reply, 201, async (tx) => {
+      const template = await deps.templates.addVersionWithin(tx, actorOf(request.principal!), request.body);
       return { body: presentTemplate(template), headers: { location: `/v1/templates/${template.slug}` } };
     }));
 
@@ -120,7 +117,7 @@ export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => a
     },
   }, async (request) => {
     const { limit = 50, ...rest } = request.query;
-    const result = await listLatestTemplates(deps.db, { ...rest, limit });
+    const result = await listLatestTemplates(deps.reader, { ...rest, limit });
     return { data: result.data.map(presentTemplate), next_cursor: result.next_cursor };
   });
 
@@ -137,7 +134,7 @@ export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => a
       },
     },
   }, async (request) => {
-    const latest = await latestVersionsOf(deps.db, request.params.slug);
+    const latest = await latestVersionsOf(deps.reader, request.params.slug);
     if (latest.length === 0) throw notFound('TEMPLATE', request.params.slug);
     return { slug: request.params.slug, latest: latest.map(presentTemplate) };
   });
@@ -153,8 +150,8 @@ export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => a
     },
   }, async (request) => {
     const { limit = 50, ...rest } = request.query;
-    const result = await templateVersions(deps.db, request.params.slug, { ...rest, limit });
-    if (result.data.length === 0 && !rest.cursor && (await latestVersionsOf(deps.db, request.params.slug)).length === 0) {
+    const result = await templateVersions(deps.reader, request.params.slug, { ...rest, limit });
+    if (result.data.length === 0 && !rest.cursor && (await latestVersionsOf(deps.reader, request.params.slug)).length === 0) {
       throw notFound('TEMPLATE', request.params.slug);
     }
     return { data: result.data.map(presentTemplate), next_cursor: result.next_cursor };
@@ -170,5 +167,5 @@ export const templateRoutes = (deps: TemplateRouteDeps): FastifyPluginAsync => a
       body: RenderRequest,
       response: { 200: Rendered, ...errors(400, 401, 403, 404, 413, 415, 429) },
     },
-  }, async (request) => previewTemplate(context(actorOf(request.principal!)), request.params.slug, request.body));
+  }, async (request) => deps.templates.preview(request.params.slug, request.body));
 };

@@ -1,14 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { createUser, updateUser, type UserContext } from '../../../app/user-use-cases.ts';
-import { actorOf } from '../../../domain/api-key.ts';
+import type { UserUseCases } from '../../../app/user-use-cases.ts';
 import { notFound } from '../../../domain/errors.ts';
 import { channels } from '../../../domain/notification.ts';
 import type { User } from '../../../domain/user.ts';
-import type { Clock } from '../../../ports/clock.ts';
-import type { Transact } from '../../../ports/unit-of-work.ts';
-import type { Database } from '../../postgres/database.ts';
+import type { Tx } from '../../../ports/transact.ts';
 import { getUser, listUsers } from '../../postgres/user-store.ts';
 import type { Authenticator } from '../auth.ts';
 import { etagOf, expectedVersion, isNotModified } from '../etag.ts';
@@ -88,9 +85,9 @@ const presentUser = (u: User) => ({
 });
 
 export interface UserRouteDeps {
-  db: Database;
-  transact: Transact;
-  clock: Clock;
+  users: UserUseCases;
+  /** For plain reads, outside any transaction. */
+  reader: Tx;
   auth: Authenticator;
   idempotent: Idempotency;
 }
@@ -99,7 +96,6 @@ export interface UserRouteDeps {
 export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['people'];
-  const context = (actor: string, transact = deps.transact): UserContext => ({ transact, clock: deps.clock, actor });
 
   app.post('/v1/users', {
     onRequest: deps.auth.require('write'),
@@ -111,8 +107,8 @@ export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fa
       response: { 201: UserBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (transact) => {
-      const user = await createUser(context(actorOf(request.principal!), transact), request.body);
+    deps.idempotent(request, reply, 201, async (tx) => {
+      const user = await deps.users.createWithin(tx, request.body);
       return { body: presentUser(user), headers: { location: `/v1/users/${user.id}`, etag: etagOf(user.version) } };
     }));
 
@@ -121,7 +117,7 @@ export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fa
     schema: { tags, summary: 'List users, newest first', querystring: ListQuery, response: { 200: Page(UserBody), ...errors(400, 401, 403) } },
   }, async (request) => {
     const { limit = 50, ...rest } = request.query;
-    const result = await listUsers(deps.db, { ...rest, limit });
+    const result = await listUsers(deps.reader, { ...rest, limit });
     return { data: result.data.map(presentUser), next_cursor: result.next_cursor };
   });
 
@@ -129,7 +125,7 @@ export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fa
     onRequest: deps.auth.require('read'),
     schema: { tags, summary: 'Get a user (with an ETag)', params: IdParams, response: { 200: UserBody, 304: Type.Null(), ...errors(400, 401, 403, 404) } },
   }, async (request, reply) => {
-    const user = await getUser(deps.db, request.params.id);
+    const user = await getUser(deps.reader, request.params.id);
     if (!user) throw notFound('USER', request.params.id);
     reply.header('etag', etagOf(user.version));
     if (isNotModified(request, user.version)) return reply.code(304).send(null);
@@ -148,7 +144,7 @@ export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fa
       response: { 200: UserBody, ...errors(400, 401, 403, 404, 412, 413, 415, 429) },
     },
   }, async (request, reply) => {
-    const user = await updateUser(context(actorOf(request.principal!)), request.params.id, request.body, expectedVersion(request));
+    const user = await deps.users.update(request.params.id, request.body, expectedVersion(request));
     reply.header('etag', etagOf(user.version));
     return presentUser(user);
   });

@@ -1,8 +1,9 @@
 import { fromKysely, type PgBoss } from 'pg-boss';
 import type { Channel } from '../../domain/notification.ts';
 import { jobPriority } from '../../domain/notification.ts';
-import type { JobWrites } from '../../ports/unit-of-work.ts';
-import type { Executor } from '../postgres/database.ts';
+import type { DeliveryQueue } from '../../ports/queue.ts';
+import type { Tx } from '../../ports/transact.ts';
+import { executor } from '../postgres/transact.ts';
 
 // One pg-boss queue per channel (SPEC section 4), so a slow channel never holds up another,
 // each with its own dead letter queue.
@@ -13,11 +14,13 @@ export interface DeliveryJobData {
   notification_id: string;
 }
 
-/** pg-boss writes bound to the caller's transaction, through its kysely adapter. */
-export function makeJobWrites(boss: PgBoss, trx: Executor): JobWrites {
-  const db = fromKysely(trx);
+/** pg-boss writes in the caller's transaction, through its kysely adapter. */
+const inTx = (tx: Tx) => fromKysely(executor(tx));
+
+export function makeDeliveryQueue(boss: PgBoss): DeliveryQueue {
   return {
-    async enqueue(jobs) {
+    async enqueue(tx, jobs) {
+      const db = inTx(tx);
       const byChannel = new Map<Channel, typeof jobs>();
       for (const job of jobs) byChannel.set(job.channel, [...(byChannel.get(job.channel) ?? []), job]);
       for (const [channel, list] of byChannel) {
@@ -33,17 +36,20 @@ export function makeJobWrites(boss: PgBoss, trx: Executor): JobWrites {
         );
       }
     },
-    async deadLetter(channel, notificationIds) {
+    async deadLetter(tx, channel, notificationIds) {
+      const db = inTx(tx);
       await boss.insert(
         deadLetterQueueName(channel),
         notificationIds.map((id) => ({ data: { notification_id: id } satisfies DeliveryJobData })),
         { db },
       );
     },
-    async cancel(channel, jobId) {
+    async cancel(tx, channel, jobId) {
+      const db = inTx(tx);
       await boss.deleteJob(queueName(channel), jobId, { db });
     },
-    async removeDeadLetter(channel, notificationId) {
+    async removeDeadLetter(tx, channel, notificationId) {
+      const db = inTx(tx);
       const dead = await boss.findJobs<DeliveryJobData>(deadLetterQueueName(channel), { data: { notification_id: notificationId }, db });
       if (dead.length > 0) await boss.deleteJob(deadLetterQueueName(channel), dead.map((job) => job.id), { db });
     },

@@ -1,6 +1,6 @@
 import { fromKysely, type PgBoss } from 'pg-boss';
-import type { HeartbeatCheckWrites } from '../../ports/intake-writes.ts';
-import type { Executor } from '../postgres/database.ts';
+import type { HeartbeatQueue } from '../../ports/queue.ts';
+import { executor } from '../postgres/transact.ts';
 
 // Heartbeat checks run on the queue (SPEC section 6), so they work with any number of worker
 // processes and survive restarts; no process keeps a timer of its own.
@@ -33,10 +33,10 @@ export async function createHeartbeatQueues(boss: PgBoss): Promise<void> {
 }
 
 /** Arms checks inside the caller's transaction, so a heartbeat and its check commit together. */
-export function makeHeartbeatCheckWrites(boss: PgBoss, db: Executor): HeartbeatCheckWrites {
-  const connection = fromKysely(db);
+export function makeHeartbeatQueue(boss: PgBoss): HeartbeatQueue {
   return {
-    async arm(heartbeatId, at) {
+    async arm(tx, heartbeatId, at) {
+      const connection = fromKysely(executor(tx));
       await boss.send(HEARTBEAT_CHECK_QUEUE, { heartbeat_id: heartbeatId } satisfies CheckJobData, {
         singletonKey: heartbeatId,
         startAfter: at,

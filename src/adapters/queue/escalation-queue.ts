@@ -1,6 +1,6 @@
 import { fromKysely, type PgBoss } from 'pg-boss';
-import type { EscalationJobWrites } from '../../ports/people-writes.ts';
-import type { Executor } from '../postgres/database.ts';
+import type { EscalationQueue } from '../../ports/queue.ts';
+import { executor } from '../postgres/transact.ts';
 
 // SPEC section 5: each later escalation level is a pg-boss job that starts at its due time.
 export const ESCALATION_QUEUE = 'escalate';
@@ -34,10 +34,10 @@ export async function createEscalationQueue(boss: PgBoss): Promise<void> {
   });
 }
 
-export function makeEscalationJobWrites(boss: PgBoss, trx: Executor): EscalationJobWrites {
-  const db = fromKysely(trx);
+export function makeEscalationQueue(boss: PgBoss): EscalationQueue {
   return {
-    async schedule(job) {
+    async schedule(tx, job) {
+      const db = fromKysely(executor(tx));
       await boss.insert(
         ESCALATION_QUEUE,
         [{
@@ -49,7 +49,8 @@ export function makeEscalationJobWrites(boss: PgBoss, trx: Executor): Escalation
         { db },
       );
     },
-    async cancel(jobId) {
+    async cancel(tx, jobId) {
+      const db = fromKysely(executor(tx));
       await boss.deleteJob(ESCALATION_QUEUE, jobId, { db });
     },
   };
