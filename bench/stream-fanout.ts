@@ -38,7 +38,9 @@ const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.met
 
 async function startApi(dbUrl: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeFlags, 'src/main.ts', 'api'], {
+  // BENCH_PROFILE=dir writes a CPU profile of each API process there (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...nodeFlags, ...profile, 'src/main.ts', 'api'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), ADMIN_API_KEY: adminKey, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000' },
     stdio: ['ignore', 'pipe', 'inherit'],
