@@ -22,6 +22,16 @@ import { startRetentionWorker } from './adapters/queue/retention-worker.ts';
 import { startSweepWorker } from './adapters/queue/sweep-worker.ts';
 import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
 import { systemClock } from './ports/clock.ts';
+// ---- Schedules (SPEC 11, issue 15), built in the new shape (issue 11): lead, re-apply by hand.
+import { makeChangeNotifier } from './adapters/postgres/change-notifier.ts';
+import * as IcalFeedStore from './adapters/postgres/ical-feed-store.ts';
+import * as ScheduleOverrideStore from './adapters/postgres/schedule-override-store.ts';
+import * as ScheduleStore from './adapters/postgres/schedule-store.ts';
+import * as TeamStore from './adapters/postgres/team-store.ts';
+import { changeFeed, makeTransact as makeTxTransact, readerOf } from './adapters/postgres/transact.ts';
+import * as UserStore from './adapters/postgres/user-store.ts';
+import { makeScheduleUseCases } from './app/schedule-use-cases.ts';
+// ---- end of schedules
 
 export type ServiceRole = 'all' | 'api' | 'worker';
 
@@ -96,6 +106,21 @@ export async function startService(options: { role: ServiceRole; config: Config;
     );
   }
 
+  // ---- Schedules (SPEC 11, issue 15): the new shape's unit of work and the schedule use cases.
+  const changeNotifier = makeChangeNotifier(db, logger);
+  const txTransact = makeTxTransact(db, changeNotifier);
+  const scheduleUseCases = makeScheduleUseCases({
+    transact: txTransact,
+    clock: systemClock,
+    changes: changeFeed,
+    schedules: ScheduleStore,
+    overrides: ScheduleOverrideStore,
+    feeds: IcalFeedStore,
+    users: UserStore,
+    teams: TeamStore,
+  });
+  // ---- end of schedules
+
   const app = runsApi
     ? await buildApp({
         db,
@@ -106,6 +131,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         clock: systemClock,
         readiness: { queueStarted: queue.isStarted },
         config,
+        schedules: { useCases: scheduleUseCases, transact: txTransact, reader: readerOf(db), publicUrl: config.PUBLIC_URL }, // schedules (issue 15)
       })
     : undefined;
 
@@ -135,6 +161,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
       }
       await queue.stop();
       await providers?.closeAll();
+      await changeNotifier.flush(); // schedules (issue 15): the last change notification goes out
       await db.destroy();
     },
   };

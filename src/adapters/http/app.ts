@@ -24,6 +24,12 @@ import { incidentNotificationRoutes } from './routes/incident-notification-route
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+// ---- Schedules (SPEC 11, issue 15), the new shape: lead, re-apply by hand.
+import type { ScheduleUseCases } from '../../app/schedule-use-cases.ts';
+import type { Transact as TxTransact, Tx } from '../../ports/transact.ts';
+import { makeTxIdempotency } from './idempotency.ts';
+import { scheduleRoutes } from './routes/schedule-routes.ts';
+// ---- end of schedules
 
 export interface AppDeps {
   db: Database;
@@ -43,6 +49,8 @@ export interface AppDeps {
     /** SPEC section 1: whose X-Forwarded-For and X-Forwarded-Proto to believe. */
     TRUST_PROXY: boolean | number | string[];
   };
+  /** SPEC 11 (issue 15): the schedule use cases, the unit of work their POSTs claim idempotency keys in, a reader. */
+  schedules: { useCases: ScheduleUseCases; transact: TxTransact; reader: Tx; publicUrl: string };
   /** Largest accepted request body; larger ones are 413 PAYLOAD_TOO_LARGE. */
   bodyLimitBytes?: number;
 }
@@ -137,5 +145,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(templateRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
   await app.register(userRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
   await app.register(escalationRoutes({ db: deps.db, transact, clock: deps.clock, auth, idempotent }));
+  // SPEC section 11: on-call schedules (issue 15).
+  await app.register(scheduleRoutes({
+    schedules: deps.schedules.useCases,
+    reader: deps.schedules.reader,
+    auth,
+    idempotent: makeTxIdempotency({ transact: deps.schedules.transact, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS }),
+    publicUrl: deps.schedules.publicUrl,
+    intakePerMinute,
+  }));
   return app;
 }

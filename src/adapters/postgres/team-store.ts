@@ -3,6 +3,8 @@ import type { Team } from '../../domain/escalation.ts';
 import type { TeamWrites } from '../../ports/people-writes.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import type { Tx } from '../../ports/transact.ts';
+import { executor } from './transact.ts';
 
 const columns = ['id', 'name', 'escalation_policy_id', 'created_at', 'updated_at'] as const;
 type TeamRow = Omit<Team, 'member_ids'>;
@@ -52,4 +54,14 @@ export function makeTeamWrites(db: Executor): TeamWrites {
       return rows.map((r) => r.id);
     },
   };
+}
+
+// ---- The new shape (issue 11): plain functions taking the transaction first. Added for the
+// schedules of SPEC section 11; the rest of this file moves to this shape with issue 11.
+
+/** Which of these team ids exist; FOR KEY SHARE, so a team named by a change stays until it commits. */
+export async function existingTeamIds(tx: Tx, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor(tx).selectFrom('teams').select('id').where('id', 'in', [...new Set(ids)]).forKeyShare().execute();
+  return rows.map((row) => row.id);
 }

@@ -5,6 +5,8 @@ import { fullPreferences, type ContactMethod, type StoredPreferences, type User 
 import type { UserWrites } from '../../ports/people-writes.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import type { Tx } from '../../ports/transact.ts';
+import { executor } from './transact.ts';
 
 const columns = ['id', 'name', 'email', 'phone', 'locale', 'time_zone', 'preferences', 'version', 'created_at', 'updated_at'] as const;
 
@@ -140,4 +142,21 @@ export function makeUserWrites(db: Executor): UserWrites {
       return row?.id;
     },
   };
+}
+
+// ---- The new shape (issue 11): plain functions taking the transaction first. Added for the
+// schedules of SPEC section 11; the rest of this file moves to this shape with issue 11.
+
+/** Which of these user ids exist (lower case). */
+export async function existingUserIds(tx: Tx, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor(tx).selectFrom('users').select('id').where('id', 'in', [...new Set(ids)]).execute();
+  return rows.map((row) => row.id);
+}
+
+/** The names of these users, by id (users that do not exist are left out). */
+export async function userNames(tx: Tx, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await executor(tx).selectFrom('users').select(['id', 'name']).where('id', 'in', [...new Set(ids)]).execute();
+  return new Map(rows.map((row) => [row.id, row.name]));
 }
