@@ -16,6 +16,12 @@ export const DEFAULT_WINDOW_MS = 7 * DAY;
 export const FEED_PAST_MS = 7 * DAY;
 export const FEED_AHEAD_MS = 90 * DAY;
 
+/**
+ * The last instant the API can write (ISO-8601 with a four-digit year, SPEC 2): a default window
+ * or an on-call `until` never runs past it.
+ */
+export const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export interface WindowInput {
   since?: Date | undefined;
   until?: Date | undefined;
@@ -35,7 +41,7 @@ export function makeOnCallQueries(deps: Pick<ScheduleDeps, 'transact' | 'clock' 
   /** The window asked for: since defaults to now, until to a week after since; at most 93 days (SPEC 11). */
   function windowOf(input: WindowInput): { since: Date; until: Date } {
     const since = input.since ?? deps.clock.now();
-    const until = input.until ?? new Date(since.getTime() + DEFAULT_WINDOW_MS);
+    const until = input.until ?? new Date(Math.min(since.getTime() + DEFAULT_WINDOW_MS, LAST_INSTANT_MS));
     throwIfProblems(windowProblems(since, until));
     return { since, until };
   }
@@ -51,7 +57,9 @@ export function makeOnCallQueries(deps: Pick<ScheduleDeps, 'transact' | 'clock' 
     async onCall(id: string, at: Date = deps.clock.now()): Promise<{ at: Date; user_ids: string[]; until: Date | null }> {
       if (Number.isNaN(at.getTime())) throwIfProblems([{ field: 'querystring.at', message: 'must be an ISO-8601 instant' }]);
       const { schedule, overrides } = await withOverrides(id, at, new Date(at.getTime() + ON_CALL_HORIZON_MS));
-      return { at, ...onCallAt(schedule, overrides, at) };
+      const { user_ids, until } = onCallAt(schedule, overrides, at);
+      // A change after the year 9999 cannot be written: as far as the API can say, none is scheduled.
+      return { at, user_ids, until: until && until.getTime() <= LAST_INSTANT_MS ? until : null };
     },
 
     /** GET /v1/schedules/:id/final: the final schedule of the window, gaps included. */
