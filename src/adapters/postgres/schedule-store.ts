@@ -161,15 +161,17 @@ export async function schedulesOfUser(tx: Tx, userId: string, since: Date, until
   const rows = await executor(tx)
     .selectFrom('schedules as s')
     .select([...scheduleColumns, overridesIn(since, until)])
-    .where((eb) => eb.or([
-      // The GIN expression index of the migration answers this containment test.
-      eb(sql`jsonb_path_query_array(s.layers, '$[*].user_ids[*]')`, '@>', sql`jsonb_build_array(${userId}::text)`),
-      eb('s.id', 'in', eb.selectFrom('schedule_overrides')
-        .select('schedule_id')
-        .where('user_id', '=', userId)
-        .where('end_at', '>', since)
-        .where('start_at', '<', until)),
-    ]))
+    // A union of ids, not an OR: with OR the planner walks every schedule and tests its layers.
+    .where('s.id', 'in', (eb) =>
+      eb.selectFrom('schedules')
+        .select('id')
+        // The GIN expression index of the migration answers this containment test.
+        .where(sql<boolean>`jsonb_path_query_array(layers, '$[*].user_ids[*]') @> jsonb_build_array(${userId}::text)`)
+        .union(eb.selectFrom('schedule_overrides')
+          .select('schedule_id as id')
+          .where('user_id', '=', userId)
+          .where('end_at', '>', since)
+          .where('start_at', '<', until)))
     .orderBy('s.created_at')
     .orderBy('s.id')
     .execute();
