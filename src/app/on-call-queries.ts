@@ -114,7 +114,7 @@ export function makeOnCallQueries(deps: Pick<ScheduleDeps, 'transact' | 'clock' 
           : userShifts(schedule, overrides, userId, since, until).map((shift) => ({ ...shift, user_ids: [userId] }));
         const userNames = await deps.users.userNames(tx, [...new Set([...entries.flatMap((e) => e.user_ids), ...(userId ? [userId] : [])])]);
         const calendarName = userId === null ? `${schedule.name} on call` : `${userNames.get(userId) ?? userId}: ${schedule.name}`;
-        return { schedule, entries, userNames, calendarName, generatedAt: now };
+        return { schedule, userId, entries, userNames, calendarName, generatedAt: now };
       });
     },
 

@@ -250,6 +250,7 @@ export const scheduleRoutes = (deps: ScheduleRouteDeps): FastifyPluginAsync => a
       scheduleName: feed.schedule.name,
       calendarName: feed.calendarName,
       entries: feed.entries,
+      userId: feed.userId,
       userNames: feed.userNames,
       generatedAt: feed.generatedAt,
     });
