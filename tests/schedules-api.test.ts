@@ -224,6 +224,8 @@ describe('overrides', () => {
     expect(missing.json().code).toBe('SCHEDULE_NOT_FOUND');
     expect((await t.call({ method: 'GET', url: `/v1/schedules/${nobody}/overrides` })).json().code).toBe('SCHEDULE_NOT_FOUND');
     expect((await t.call({ method: 'GET', url: `${url}?since=yesterday` })).statusCode).toBe(400);
+    const leap = await t.call({ method: 'GET', url: `${url}?until=2026-06-30T23:59:60Z` });
+    expect(leap.json().details).toEqual([{ field: 'querystring.until', message: 'must be an ISO-8601 instant without a leap second' }]);
   });
 });
 

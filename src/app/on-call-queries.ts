@@ -1,6 +1,6 @@
 import { DomainError, notFound } from '../domain/errors.ts';
 import { finalSchedule, ON_CALL_HORIZON_MS, onCallAt, scheduleGaps, userShifts } from '../domain/schedule-final.ts';
-import { throwIfProblems, windowProblems, type FinalEntry, type Schedule } from '../domain/schedule.ts';
+import { throwIfProblems, windowProblems, type FinalEntry } from '../domain/schedule.ts';
 import { DAY } from '../domain/schedule-zone.ts';
 import type { Tx } from '../ports/transact.ts';
 import type { ScheduleDeps } from './schedule-use-cases.ts';
@@ -126,7 +126,7 @@ export function makeOnCallQueries(deps: Pick<ScheduleDeps, 'transact' | 'clock' 
      */
     async whoIsOnCall(tx: Tx, scheduleIds: readonly string[], at: Date): Promise<{ schedule_id: string; user_ids: string[] }[]> {
       const found = await schedules.schedulesWithOverrides(tx, scheduleIds, at, atLeastOneMs(at));
-      const byId = new Map<string, { schedule: Schedule; overrides: Parameters<typeof finalSchedule>[1] }>(found.map((f) => [f.schedule.id, f]));
+      const byId = new Map(found.map((f) => [f.schedule.id, f]));
       const answered = new Set<string>();
       const result: { schedule_id: string; user_ids: string[] }[] = [];
       for (const asked of scheduleIds) {

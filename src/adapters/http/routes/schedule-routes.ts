@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ScheduleUseCases } from '../../../app/schedule-use-cases.ts';
 import { actorOf } from '../../../domain/api-key.ts';
-import { notFound } from '../../../domain/errors.ts';
+import { DomainError, notFound } from '../../../domain/errors.ts';
 import type { Tx } from '../../../ports/transact.ts';
 import { listIcalFeeds } from '../../postgres/ical-feed-store.ts';
 import { listOverrides } from '../../postgres/schedule-override-store.ts';
@@ -39,7 +39,19 @@ export interface ScheduleRouteDeps {
 }
 
 export const feedPath = (token: string) => `/v1/ical-feeds/${token}.ics`;
+/** A query instant as a Date; one the format lets through but a Date cannot hold (a leap second) is an Invalid Date, which the use cases refuse naming the field. */
 const instant = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
+
+/** The same, refused here, for a list that filters by it in the store. */
+function filterInstant(field: 'since' | 'until', value: string | undefined): Date | undefined {
+  const date = instant(value);
+  if (date && Number.isNaN(date.getTime())) {
+    throw new DomainError('VALIDATION_ERROR', `querystring.${field} is not an instant this API can use`, [
+      { field: `querystring.${field}`, message: 'must be an ISO-8601 instant without a leap second' },
+    ]);
+  }
+  return date;
+}
 
 export const scheduleRoutes = (deps: ScheduleRouteDeps): FastifyPluginAsync => async (fastify) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -141,7 +153,7 @@ export const scheduleRoutes = (deps: ScheduleRouteDeps): FastifyPluginAsync => a
     const { since, until, limit = 50, cursor } = request.query;
     const [, result] = await Promise.all([
       existing(request.params.id),
-      listOverrides(reader, request.params.id, { since: instant(since), until: instant(until), limit, cursor }),
+      listOverrides(reader, request.params.id, { since: filterInstant('since', since), until: filterInstant('until', until), limit, cursor }),
     ]);
     return { data: result.data.map(presentOverride), next_cursor: result.next_cursor };
   });
