@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'USER_NOT_FOUND'
   | 'TEAM_NOT_FOUND'
   | 'ESCALATION_POLICY_NOT_FOUND'
+  | 'SCHEDULE_NOT_FOUND'
+  | 'OVERRIDE_NOT_FOUND'
+  | 'ICAL_FEED_NOT_FOUND'
   | 'TEMPLATE_VARIABLE_MISSING'
   | 'IDEMPOTENCY_KEY_CONFLICT'
   | 'NOT_CANCELLABLE'
@@ -39,5 +42,7 @@ export class DomainError extends Error {
   }
 }
 
-export const notFound = (thing: 'INCIDENT' | 'API_KEY' | 'TEMPLATE' | 'USER' | 'TEAM' | 'ESCALATION_POLICY', id: string): DomainError =>
-  new DomainError(`${thing}_NOT_FOUND`, `${thing.toLowerCase().replace('_', ' ')} ${id} does not exist`);
+export const notFound = (
+  thing: 'INCIDENT' | 'API_KEY' | 'TEMPLATE' | 'USER' | 'TEAM' | 'ESCALATION_POLICY' | 'SCHEDULE' | 'OVERRIDE' | 'ICAL_FEED',
+  id: string,
+): DomainError => new DomainError(`${thing}_NOT_FOUND`, `${thing.toLowerCase().replace('_', ' ')} ${id} does not exist`);
