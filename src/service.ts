@@ -84,9 +84,20 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
   const escalationQueue = makeEscalationQueue(deps.queue.boss);
   const heartbeatQueue = makeHeartbeatQueue(deps.queue.boss);
 
-  const references = makeReferences({ teams: teamStore, users: userStore, policies: policyStore, incidents: incidentStore });
+  const references = makeReferences({ teams: teamStore, users: userStore, policies: policyStore, incidents: incidentStore, schedules: scheduleStore });
   const summaries = makeSummaries({ delivery: deliveryStore, changes });
   const enqueue = makeEnqueue({ notifications: notificationStore, queue: deliveryQueue, summaries });
+  const schedules = makeScheduleUseCases({
+    transact,
+    clock,
+    changes,
+    schedules: scheduleStore,
+    overrides: scheduleOverrideStore,
+    feeds: icalFeedStore,
+    users: userStore,
+    references,
+    policies: policyStore,
+  });
   const paging = makePaging({
     clock,
     channelProblem,
@@ -101,6 +112,7 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     summaries,
     deliveryQueue,
     escalationQueue,
+    onCall: schedules,
   });
   const incidents = makeIncidentUseCases({ transact, clock, incidents: incidentStore, changes, references, paging });
   return {
@@ -126,16 +138,7 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     templates: makeTemplateUseCases({ transact, templates: templateStore }),
     users: makeUserUseCases({ transact, users: userStore }),
     setup: makeEscalationSetupUseCases({ policies: policyStore, teams: teamStore, references }),
-    schedules: makeScheduleUseCases({
-      transact,
-      clock,
-      changes,
-      schedules: scheduleStore,
-      overrides: scheduleOverrideStore,
-      feeds: icalFeedStore,
-      users: userStore,
-      references,
-    }),
+    schedules,
     escalationRunner: makeEscalationRunner({ transact, clock, incidents: incidentStore, escalations: escalationStore, policies: policyStore, teams: teamStore, paging, changes }),
     summaries,
   };

@@ -37,7 +37,8 @@ beforeAll(async () => {
   transact = makeTransact(db, makeChangeNotifier(db, { debug: () => {} }));
   useCases = makeScheduleUseCases({
     transact, clock: systemClock, changes: changeFeed, schedules: ScheduleStore, overrides: ScheduleOverrideStore, feeds: IcalFeedStore, users: UserStore,
-    references: makeReferences({ teams: TeamStore, users: UserStore, policies: PolicyStore, incidents: IncidentStore }),
+    references: makeReferences({ teams: TeamStore, users: UserStore, policies: PolicyStore, incidents: IncidentStore, schedules: ScheduleStore }),
+    policies: PolicyStore,
   });
   for (const name of ['ann', 'bob', 'cy', 'dee']) u[name] = (await createUser(t, name)).id;
   const create = async (payload: Record<string, unknown>) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type * as PolicyStore from '../adapters/postgres/escalation-policy-store.ts';
 import type * as FeedStore from '../adapters/postgres/ical-feed-store.ts';
 import type * as OverrideStore from '../adapters/postgres/schedule-override-store.ts';
 import type * as ScheduleStore from '../adapters/postgres/schedule-store.ts';
@@ -39,6 +40,7 @@ export interface ScheduleDeps {
   feeds: Pick<typeof FeedStore, 'insertIcalFeed' | 'deleteIcalFeed' | 'findIcalFeedByToken'>;
   users: Pick<typeof UserStore, 'getUsers' | 'userNames'>;
   references: Pick<References, 'check'>;
+  policies: Pick<typeof PolicyStore, 'policiesUsingSchedule'>;
 }
 
 /** The schedule as GET returns it, for the change feed: the version travels as the ETag. */
@@ -138,6 +140,11 @@ export function makeScheduleUseCases(deps: ScheduleDeps) {
     remove(id: string, expectedVersion?: number): Promise<void> {
       return deps.transact(async (tx) => {
         const current = await lockOrThrow(tx, id, expectedVersion);
+        // A level that pages through this schedule would page nobody: it is refused instead.
+        const policyIds = await deps.policies.policiesUsingSchedule(tx, id);
+        if (policyIds.length > 0) {
+          throw new DomainError('SCHEDULE_IN_USE', `escalation policies page through this schedule: ${policyIds.join(', ')}; take it out of their levels first`, { policy_ids: policyIds });
+        }
         await schedules.deleteSchedule(tx, id);
         changes.append(tx, 'schedule.deleted', scheduleView(current));
       });

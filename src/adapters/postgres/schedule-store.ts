@@ -177,3 +177,10 @@ export async function schedulesOfUser(tx: Tx, userId: string, since: Date, until
     .execute();
   return rows.map(withOverrides);
 }
+
+/** Which of these ids are schedules. FOR KEY SHARE: a schedule named by a change being made cannot be deleted under it. */
+export async function existingSchedules(tx: Tx, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await executor(tx).selectFrom('schedules').select('id').where('id', 'in', ids).forKeyShare().execute();
+  return rows.map((r) => r.id);
+}

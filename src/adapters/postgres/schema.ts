@@ -187,6 +187,14 @@ export interface EscalationLevelsTable {
   delay_seconds: number;
 }
 
+/** A schedule an escalation level pages through (migration 2026-11-29T21-00). */
+export interface EscalationLevelSchedulesTable {
+  policy_id: string;
+  level: number;
+  position: number;
+  schedule_id: string;
+}
+
 export interface EscalationLevelUsersTable {
   policy_id: string;
   level: number;
@@ -270,6 +278,7 @@ export interface DB {
   escalation_policies: EscalationPoliciesTable;
   escalation_levels: EscalationLevelsTable;
   escalation_level_users: EscalationLevelUsersTable;
+  escalation_level_schedules: EscalationLevelSchedulesTable;
   teams: TeamsTable;
   team_members: TeamMembersTable;
   incident_escalations: IncidentEscalationsTable;

@@ -113,9 +113,10 @@ export const scheduleRoutes = (deps: ScheduleRouteDeps): FastifyPluginAsync => a
     schema: {
       tags,
       summary: 'Delete a schedule with its overrides and iCalendar feeds (admin)',
+      description: '409 SCHEDULE_IN_USE, naming the policies, while an escalation level pages through it.',
       params: IdParams,
       headers: IfMatchHeaders,
-      response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 412, 429) },
+      response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409, 412, 429) },
     },
   }, async (request, reply) => {
     await schedules.remove(request.params.id, expectedVersion(request));
