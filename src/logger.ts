@@ -8,16 +8,20 @@ import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'p
 
 const REDACTED = '[redacted]';
 
-/** A path segment after one of these is a secret (/v1/integrations/:key/..., /v1/heartbeats/:key/ping, /a/:token). */
-const secretAfter = new Set(['integrations', 'heartbeats', 'a']);
+/**
+ * A path segment after one of these is a secret (/v1/integrations/:key/..., /v1/heartbeats/:key/ping,
+ * /a/:token, /v1/ical-feeds/:token.ics: a calendar feed's URL is its key, SPEC 11).
+ */
+const secretAfter = new Set(['integrations', 'heartbeats', 'a', 'ical-feeds']);
 /** Query parameters that carry secrets (key, api_key, token, access_token, ticket, secret, password, signature, code). */
 const secretParameter = /(^|[_-])(key|token|ticket|secret|password|passwd|signature|sig|code|session)$/i;
 
 /**
- * The URL with its secrets replaced: the path segment after /integrations/, /heartbeats/ and
- * /a/ (whatever follows, so routes added later are covered), and the values of query parameters
- * named like a secret. Ids in the same position (DELETE /v1/integrations/:id) are redacted too:
- * the route pattern, logged beside, says which route it was.
+ * The URL with its secrets replaced: the path segment after /integrations/, /heartbeats/, /a/
+ * and /ical-feeds/ (whatever follows, so routes added later are covered), and the values of
+ * query parameters named like a secret. Ids in the same position (DELETE /v1/integrations/:id,
+ * DELETE /v1/schedules/:id/ical-feeds/:feed_id) are redacted too: the route pattern, logged
+ * beside, says which route it was.
  */
 export function redactUrl(url: string): string {
   const cut = url.search(/[?#]/);

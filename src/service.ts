@@ -16,6 +16,7 @@ import { makeNotificationInputs } from './app/notification-inputs.ts';
 import { makeNotificationUseCases } from './app/notification-use-cases.ts';
 import { makePaging } from './app/paging.ts';
 import { makeReferences } from './app/references.ts';
+import { makeScheduleUseCases } from './app/schedule-use-cases.ts';
 import { makeTemplateUseCases } from './app/template-use-cases.ts';
 import { makeUserUseCases } from './app/user-use-cases.ts';
 import { buildApp } from './adapters/http/app.ts';
@@ -28,9 +29,12 @@ import * as policyStore from './adapters/postgres/escalation-policy-store.ts';
 import * as escalationStore from './adapters/postgres/escalation-store.ts';
 import * as heartbeatStore from './adapters/postgres/heartbeat-store.ts';
 import * as incidentStore from './adapters/postgres/incident-store.ts';
+import * as icalFeedStore from './adapters/postgres/ical-feed-store.ts';
 import * as integrationStore from './adapters/postgres/integration-store.ts';
 import * as notificationStore from './adapters/postgres/notification-store.ts';
 import { makeRateLimitCounter } from './adapters/postgres/rate-limit-store.ts';
+import * as scheduleOverrideStore from './adapters/postgres/schedule-override-store.ts';
+import * as scheduleStore from './adapters/postgres/schedule-store.ts';
 import * as teamStore from './adapters/postgres/team-store.ts';
 import * as templateStore from './adapters/postgres/template-store.ts';
 import { changeFeed, makeTransact, readerOf } from './adapters/postgres/transact.ts';
@@ -84,9 +88,20 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
   const escalationQueue = makeEscalationQueue(deps.queue.boss);
   const heartbeatQueue = makeHeartbeatQueue(deps.queue.boss);
 
-  const references = makeReferences({ teams: teamStore, users: userStore, policies: policyStore, incidents: incidentStore });
+  const references = makeReferences({ teams: teamStore, users: userStore, policies: policyStore, incidents: incidentStore, schedules: scheduleStore });
   const summaries = makeSummaries({ delivery: deliveryStore, changes });
   const enqueue = makeEnqueue({ notifications: notificationStore, queue: deliveryQueue, summaries });
+  const schedules = makeScheduleUseCases({
+    transact,
+    clock,
+    changes,
+    schedules: scheduleStore,
+    overrides: scheduleOverrideStore,
+    feeds: icalFeedStore,
+    users: userStore,
+    references,
+    policies: policyStore,
+  });
   const paging = makePaging({
     clock,
     channelProblem,
@@ -101,6 +116,7 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     summaries,
     deliveryQueue,
     escalationQueue,
+    onCall: schedules,
   });
   const incidents = makeIncidentUseCases({ transact, clock, incidents: incidentStore, changes, references, paging });
   return {
@@ -126,6 +142,7 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     templates: makeTemplateUseCases({ transact, templates: templateStore }),
     users: makeUserUseCases({ transact, users: userStore }),
     setup: makeEscalationSetupUseCases({ policies: policyStore, teams: teamStore, references }),
+    schedules,
     escalationRunner: makeEscalationRunner({ transact, clock, incidents: incidentStore, escalations: escalationStore, policies: policyStore, teams: teamStore, paging, changes }),
     summaries,
   };
@@ -210,6 +227,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         templates: features.templates,
         users: features.users,
         setup: features.setup,
+        schedules: features.schedules,
         transact,
         reader: readerOf(db),
         rateLimits: makeRateLimitCounter(db),

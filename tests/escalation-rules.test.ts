@@ -5,7 +5,7 @@ import { localeChain } from '../src/domain/template.ts';
 
 // SPEC section 5, the pure rules: the order steps are paged in, their delays, and priorities.
 
-const level = fc.record({ delay_seconds: fc.integer({ min: 0, max: 3600 }), user_ids: fc.constant<string[]>(['u']) });
+const level = fc.record({ delay_seconds: fc.integer({ min: 0, max: 3600 }), user_ids: fc.constant<string[]>(['u']), schedule_ids: fc.constant<string[]>([]) });
 
 describe('nextStep', () => {
   it('walks every level once per round, repeat + 1 rounds, then stops', () => {
@@ -26,11 +26,15 @@ describe('nextStep', () => {
   });
 
   it('pauses before a repeat for level 0 delay, or else the last level delay', () => {
-    expect(repeatPause([{ delay_seconds: 30, user_ids: [] }, { delay_seconds: 5, user_ids: [] }])).toBe(30);
-    expect(repeatPause([{ delay_seconds: 0, user_ids: [] }, { delay_seconds: 5, user_ids: [] }])).toBe(5);
-    expect(policyProblems([{ delay_seconds: 0, user_ids: ['a'] }], 1).map((p) => p.field)).toEqual(['body.repeat']);
-    expect(policyProblems([{ delay_seconds: 0, user_ids: ['a'] }], 0)).toEqual([]);
-    expect(policyProblems([{ delay_seconds: 0, user_ids: ['a', 'A'] }], 0).map((p) => p.field)).toEqual(['body.levels.0.user_ids.1']);
+    expect(repeatPause([{ delay_seconds: 30, user_ids: [], schedule_ids: [] }, { delay_seconds: 5, user_ids: [], schedule_ids: [] }])).toBe(30);
+    expect(repeatPause([{ delay_seconds: 0, user_ids: [], schedule_ids: [] }, { delay_seconds: 5, user_ids: [], schedule_ids: [] }])).toBe(5);
+    expect(policyProblems([{ delay_seconds: 0, user_ids: ['a'], schedule_ids: [] }], 1).map((p) => p.field)).toEqual(['body.repeat']);
+    expect(policyProblems([{ delay_seconds: 0, user_ids: ['a'], schedule_ids: [] }], 0)).toEqual([]);
+    expect(policyProblems([{ delay_seconds: 0, user_ids: ['a', 'A'], schedule_ids: [] }], 0).map((p) => p.field)).toEqual(['body.levels.0.user_ids.1']);
+    // A level names users, schedules or both, never nobody; a schedule named twice is a mistake too.
+    expect(policyProblems([{ delay_seconds: 0, user_ids: [], schedule_ids: ['s'] }], 0)).toEqual([]);
+    expect(policyProblems([{ delay_seconds: 0, user_ids: [], schedule_ids: [] }], 0).map((p) => p.field)).toEqual(['body.levels.0']);
+    expect(policyProblems([{ delay_seconds: 0, user_ids: [], schedule_ids: ['s', 'S'] }], 0).map((p) => p.field)).toEqual(['body.levels.0.schedule_ids.1']);
   });
 
   it('pages P1 and P2 with high priority, P3 normal, P4 low', () => {

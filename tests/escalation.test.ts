@@ -231,7 +231,7 @@ describe('paging driven by the incident lifecycle', () => {
     expect(releaseAt).toBeGreaterThan(Date.now() + 55 * 60_000);
     expect(releaseAt).toBeLessThanOrEqual(Date.now() + 60 * 60_000);
     const paged = (await timeline(t, quiet.id)).find((e) => e.type === 'escalation.paged')!;
-    expect(paged.data.users).toEqual([{ user_id: eve.id, name: 'Eve', notifications: [{ notification_id: held.id, channel: 'webhook', held_until: held.scheduled_at }] }]);
+    expect(paged.data.users).toEqual([{ user_id: eve.id, name: 'Eve', via: 'level', notifications: [{ notification_id: held.id, channel: 'webhook', held_until: held.scheduled_at }] }]);
 
     const urgent = await openIncident(t, { title: 'Payments down', severity: 'P1', team_id: team });
     const page = await eventually(() => pagesTo(eve.path).find((b) => b.incident_id === urgent.id), 10_000, 'the P1 page');

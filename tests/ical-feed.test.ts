@@ -87,6 +87,14 @@ describe('iCalendar feed', () => {
     const parsed = events(icalFeed({ scheduleId: 'sched-1', scheduleName: 'Payments', calendarName: 'Ann: Payments', entries: shifts, userNames: names, generatedAt: new Date() }));
     expect(parsed.map((e) => [e.start, e.end])).toEqual(shifts.map((s) => [s.start, s.end]));
     expect(parsed.every((e) => e.summary === 'Ann Lee on call (Payments)')).toBe(true);
+    // Without the user in the UID, a calendar subscribed to both feeds took a shift and the same
+    // run of the whole schedule for one event.
+    const mine = events(icalFeed({ scheduleId: 'sched-1', scheduleName: 'Payments', calendarName: 'Ann: Payments', entries: shifts, userNames: names, generatedAt: new Date(), userId: 'u-ann' }));
+    const whole = events(feed(new Date()));
+    const same = whole.find((e) => e.start.getTime() === mine[0]!.start.getTime() && e.end.getTime() === mine[0]!.end.getTime())!;
+    expect(same.summary).toBe(mine[0]!.summary);
+    expect(same.uid).not.toBe(mine[0]!.uid);
+    expect(mine.map((e) => e.uid)).toEqual(shifts.map((s) => entryUid('sched-1', s, 'u-ann')));
   });
 
   it('is an empty calendar when nobody is on call', () => {

@@ -6,18 +6,33 @@ import { throwIfProblems, type Problem, type References } from './references.ts'
 
 // SPEC section 5: escalation policies and teams.
 
+/** A level as asked for: users, on-call schedules (SPEC section 11), or both. */
+export interface LevelInput {
+  delay_seconds: number;
+  user_ids?: string[];
+  schedule_ids?: string[];
+}
+
 export function makeEscalationSetupUseCases(deps: {
   policies: Pick<typeof PolicyStore, 'insertPolicy'>;
   teams: Pick<typeof TeamStore, 'insertTeam'>;
   references: Pick<References, 'check'>;
 }) {
   return {
-    /** POST /v1/escalation-policies: every user a level names must exist. */
-    async createPolicyWithin(tx: Tx, input: { name: string; levels: EscalationLevel[]; repeat?: number }): Promise<EscalationPolicy> {
+    /** POST /v1/escalation-policies: every user and schedule a level names must exist. */
+    async createPolicyWithin(tx: Tx, input: { name: string; levels: LevelInput[]; repeat?: number }): Promise<EscalationPolicy> {
       const repeat = input.repeat ?? 0;
-      throwIfProblems(policyProblems(input.levels, repeat));
-      await deps.references.check(tx, input.levels.flatMap((level, i) => level.user_ids.map((id, j) => ({ field: `body.levels.${i}.user_ids.${j}`, kind: 'user' as const, id }))));
-      return deps.policies.insertPolicy(tx, { name: input.name, repeat, levels: input.levels.map((l) => ({ delay_seconds: l.delay_seconds, user_ids: l.user_ids.map((id) => id.toLowerCase()) })) });
+      const levels: EscalationLevel[] = input.levels.map((l) => ({
+        delay_seconds: l.delay_seconds,
+        user_ids: (l.user_ids ?? []).map((id) => id.toLowerCase()),
+        schedule_ids: (l.schedule_ids ?? []).map((id) => id.toLowerCase()),
+      }));
+      throwIfProblems(policyProblems(levels, repeat));
+      await deps.references.check(tx, levels.flatMap((level, i) => [
+        ...level.user_ids.map((id, j) => ({ field: `body.levels.${i}.user_ids.${j}`, kind: 'user' as const, id })),
+        ...level.schedule_ids.map((id, j) => ({ field: `body.levels.${i}.schedule_ids.${j}`, kind: 'schedule' as const, id })),
+      ]));
+      return deps.policies.insertPolicy(tx, { name: input.name, repeat, levels });
     },
 
     /** POST /v1/teams: its members and its policy must exist. */

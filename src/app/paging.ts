@@ -14,6 +14,7 @@ import type * as TeamStore from '../adapters/postgres/team-store.ts';
 import type * as TemplateStore from '../adapters/postgres/template-store.ts';
 import type * as UserStore from '../adapters/postgres/user-store.ts';
 import type { Enqueue, Summaries } from './notification-enqueue.ts';
+import type { ScheduleUseCases } from './schedule-use-cases.ts';
 import { incidentVariables, makePageRenderer, pageNotification } from './page-content.ts';
 
 // SPEC section 5: the incident lifecycle drives paging. Everything here runs inside the caller's
@@ -43,13 +44,37 @@ export function makePaging(deps: {
   summaries: Summaries;
   deliveryQueue: DeliveryQueue;
   escalationQueue: EscalationQueue;
+  /** Who is on call in the schedules a level names, at the moment it is paged (SPEC sections 5 and 11). */
+  onCall: Pick<ScheduleUseCases, 'whoIsOnCall'>;
 }) {
   const { escalations, incidents } = deps;
+
+  /**
+   * The people a level pages, once each, and how each was found: named by the level, or on call
+   * (looked up now, so an override or a schedule edit made before this moment counts, and pages
+   * already sent are left as they were).
+   */
+  async function levelTargets(tx: Tx, policy: EscalationPolicy, step: Step, now: Date) {
+    const level = policy.levels[step.level]!;
+    const onCall = level.schedule_ids.length > 0 ? await deps.onCall.whoIsOnCall(tx, level.schedule_ids, now) : [];
+    const via = new Map<string, { direct: boolean; schedule_ids: string[] }>();
+    for (const id of level.user_ids) via.set(id, { direct: true, schedule_ids: [] });
+    for (const { schedule_id, user_ids } of onCall) {
+      for (const id of user_ids) {
+        const found = via.get(id) ?? { direct: false, schedule_ids: [] };
+        found.schedule_ids.push(schedule_id);
+        via.set(id, found);
+      }
+    }
+    return { via, schedules: onCall };
+  }
 
   /** Pages one level: a notification per contact method its users allow, then schedules the next step. */
   async function pageLevel(tx: Tx, incident: Incident, policy: EscalationPolicy, team: Team | undefined, run: number, step: Step, now: Date): Promise<void> {
     const key = { incident_id: incident.id, run, round: step.round, level: step.level };
-    const userIds = policy.levels[step.level]!.user_ids;
+    const { via, schedules } = await levelTargets(tx, policy, step, now);
+    const userIds = [...via.keys()];
+    if (userIds.length === 0) return levelEmpty(tx, incident, policy, team, run, step, schedules, now);
     const users = new Map((await deps.users.getUsers(tx, userIds)).map((u) => [u.id, u]));
     const render = makePageRenderer(deps.templates, tx);
     const rows: NewNotificationRow[] = [];
@@ -57,8 +82,10 @@ export function makePaging(deps: {
 
     for (const userId of userIds) {
       const user = users.get(userId);
+      const found = via.get(userId)!;
+      const how = found.direct ? { via: 'level' } : { via: 'schedule', schedule_ids: found.schedule_ids };
       if (!user) {
-        report.push({ user_id: userId, skipped: 'the user no longer exists' });
+        report.push({ user_id: userId, ...how, skipped: 'the user no longer exists' });
         continue;
       }
       const sent: Record<string, unknown>[] = [];
@@ -93,7 +120,7 @@ export function makePaging(deps: {
           ...(problem ? { template_problem: problem } : {}),
         });
       }
-      report.push({ user_id: user.id, name: user.name, notifications: sent, ...(skipped.length > 0 ? { skipped } : {}) });
+      report.push({ user_id: user.id, name: user.name, ...how, notifications: sent, ...(skipped.length > 0 ? { skipped } : {}) });
     }
 
     if (rows.length > 0) await deps.enqueue(tx, rows);
@@ -102,19 +129,55 @@ export function makePaging(deps: {
       incident_id: incident.id,
       type: 'escalation.paged',
       actor: SYSTEM_ACTOR,
-      data: { policy_id: policy.id, run, round: step.round, level: step.level, notifications: rows.length, users: report },
+      data: {
+        policy_id: policy.id, run, round: step.round, level: step.level, notifications: rows.length, users: report,
+        ...(schedules.length > 0 ? { schedules: schedules.map((s) => ({ schedule_id: s.schedule_id, on_call: s.user_ids })) } : {}),
+      },
     });
+    await scheduleNext(tx, incident, policy, run, step, now);
+  }
 
+  /**
+   * SPEC section 5: a level that finds nobody (its schedules have gaps now, and it names no user)
+   * is recorded, and the next level is paged at once, not after its delay.
+   */
+  async function levelEmpty(
+    tx: Tx, incident: Incident, policy: EscalationPolicy, team: Team | undefined, run: number, step: Step,
+    schedules: { schedule_id: string; user_ids: string[] }[], now: Date,
+  ): Promise<void> {
+    await escalations.markStepPaged(tx, { incident_id: incident.id, run, round: step.round, level: step.level }, now);
     const next = nextStep(policy, step);
-    if (!next) {
-      await incidents.appendTimeline(tx, {
-        incident_id: incident.id,
-        type: 'escalation.exhausted',
-        actor: SYSTEM_ACTOR,
-        data: { policy_id: policy.id, run, rounds: policy.repeat + 1, message: 'every level of the policy has been paged; nobody is left to escalate to' },
-      });
-      return;
-    }
+    await incidents.appendTimeline(tx, {
+      incident_id: incident.id,
+      type: 'escalation.level_empty',
+      actor: SYSTEM_ACTOR,
+      data: {
+        policy_id: policy.id, run, round: step.round, level: step.level,
+        schedule_ids: policy.levels[step.level]!.schedule_ids,
+        message: next ? 'nobody is on call in this level\'s schedules: the next level is paged now' : 'nobody is on call in this level\'s schedules, and no level is left',
+      },
+    });
+    if (!next) return exhausted(tx, incident, policy, run);
+    const inserted = await escalations.insertEscalationStep(tx, {
+      incident_id: incident.id, run, round: next.step.round, level: next.step.level, policy_id: policy.id,
+      status: 'scheduled', due_at: now, paged_at: null, job_id: null,
+    });
+    if (inserted) await pageLevel(tx, incident, policy, team, run, next.step, now);
+  }
+
+  async function exhausted(tx: Tx, incident: Incident, policy: EscalationPolicy, run: number): Promise<void> {
+    await incidents.appendTimeline(tx, {
+      incident_id: incident.id,
+      type: 'escalation.exhausted',
+      actor: SYSTEM_ACTOR,
+      data: { policy_id: policy.id, run, rounds: policy.repeat + 1, message: 'every level of the policy has been paged; nobody is left to escalate to' },
+    });
+  }
+
+  /** The step after this one, as a job at its due time; or, after the last, the end of the policy. */
+  async function scheduleNext(tx: Tx, incident: Incident, policy: EscalationPolicy, run: number, step: Step, now: Date): Promise<void> {
+    const next = nextStep(policy, step);
+    if (!next) return exhausted(tx, incident, policy, run);
     const due = new Date(now.getTime() + next.delay_seconds * 1000);
     const jobId = randomUUID();
     const scheduled = await escalations.insertEscalationStep(tx, {
@@ -134,7 +197,10 @@ export function makePaging(deps: {
       incident_id: incident.id,
       type: 'escalation.scheduled',
       actor: SYSTEM_ACTOR,
-      data: { run, round: next.step.round, level: next.step.level, due_at: due.toISOString(), user_ids: policy.levels[next.step.level]!.user_ids },
+      data: {
+        run, round: next.step.round, level: next.step.level, due_at: due.toISOString(),
+        user_ids: policy.levels[next.step.level]!.user_ids, schedule_ids: policy.levels[next.step.level]!.schedule_ids,
+      },
     });
   }
 

@@ -2,6 +2,7 @@ import { DomainError } from '../domain/errors.ts';
 import type { Tx } from '../ports/transact.ts';
 import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
 import type * as PolicyStore from '../adapters/postgres/escalation-policy-store.ts';
+import type * as ScheduleStore from '../adapters/postgres/schedule-store.ts';
 import type * as TeamStore from '../adapters/postgres/team-store.ts';
 import type * as UserStore from '../adapters/postgres/user-store.ts';
 
@@ -10,7 +11,7 @@ import type * as UserStore from '../adapters/postgres/user-store.ts';
 // transaction, so every entry point (REST, integrations, workers, the console) gets it.
 
 export type Problem = { field: string; message: string };
-export type ReferenceKind = 'team' | 'user' | 'escalation policy' | 'incident';
+export type ReferenceKind = 'team' | 'user' | 'escalation policy' | 'incident' | 'schedule';
 export interface Reference {
   /** The field path, such as body.team_id or body.notifications.2.incident_id. */
   field: string;
@@ -29,6 +30,7 @@ export function makeReferences(deps: {
   users: Pick<typeof UserStore, 'getUsers'>;
   policies: Pick<typeof PolicyStore, 'existingPolicies'>;
   incidents: Pick<typeof IncidentStore, 'existingIncidents'>;
+  schedules: Pick<typeof ScheduleStore, 'existingSchedules'>;
 }) {
   /** Which of these ids exist, per kind (one query per kind that is named). */
   async function existing(tx: Tx, kind: ReferenceKind, ids: string[]): Promise<Set<string>> {
@@ -38,6 +40,7 @@ export function makeReferences(deps: {
       kind === 'team' ? await deps.teams.existingTeams(tx, unique)
       : kind === 'user' ? (await deps.users.getUsers(tx, unique)).map((user) => user.id)
       : kind === 'escalation policy' ? await deps.policies.existingPolicies(tx, unique)
+      : kind === 'schedule' ? await deps.schedules.existingSchedules(tx, unique)
       : await deps.incidents.existingIncidents(tx, unique);
     return new Set(found.map((id) => id.toLowerCase()));
   }

@@ -16,10 +16,14 @@ export type ErrorCode =
   | 'USER_NOT_FOUND'
   | 'TEAM_NOT_FOUND'
   | 'ESCALATION_POLICY_NOT_FOUND'
+  | 'SCHEDULE_NOT_FOUND'
+  | 'OVERRIDE_NOT_FOUND'
+  | 'ICAL_FEED_NOT_FOUND'
   | 'TEMPLATE_VARIABLE_MISSING'
   | 'IDEMPOTENCY_KEY_CONFLICT'
   | 'NOT_CANCELLABLE'
   | 'NOT_RETRYABLE'
+  | 'SCHEDULE_IN_USE'
   | 'PRECONDITION_FAILED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
@@ -39,5 +43,7 @@ export class DomainError extends Error {
   }
 }
 
-export const notFound = (thing: 'INCIDENT' | 'API_KEY' | 'TEMPLATE' | 'USER' | 'TEAM' | 'ESCALATION_POLICY', id: string): DomainError =>
-  new DomainError(`${thing}_NOT_FOUND`, `${thing.toLowerCase().replace('_', ' ')} ${id} does not exist`);
+export const notFound = (
+  thing: 'INCIDENT' | 'API_KEY' | 'TEMPLATE' | 'USER' | 'TEAM' | 'ESCALATION_POLICY' | 'SCHEDULE' | 'OVERRIDE' | 'ICAL_FEED',
+  id: string,
+): DomainError => new DomainError(`${thing}_NOT_FOUND`, `${thing.toLowerCase().replace('_', ' ')} ${id} does not exist`);

@@ -4,9 +4,11 @@ import type { Priority } from './notification.ts';
 // SPEC section 5: an escalation policy is a list of levels, each paged `delay_seconds` after the
 // previous one (level 0 at once), repeated `repeat` times while nobody acknowledges.
 
+/** A level names users, on-call schedules (SPEC section 11), or both. */
 export interface EscalationLevel {
   delay_seconds: number;
   user_ids: string[];
+  schedule_ids: string[];
 }
 
 export interface EscalationPolicy {
@@ -70,11 +72,16 @@ export function nextStep(policy: Pick<EscalationPolicy, 'levels' | 'repeat'>, cu
 export function policyProblems(levels: readonly EscalationLevel[], repeat: number): { field: string; message: string }[] {
   const problems: { field: string; message: string }[] = [];
   levels.forEach((level, index) => {
-    const seen = new Set<string>();
-    level.user_ids.forEach((id, position) => {
-      if (seen.has(id.toLowerCase())) problems.push({ field: `body.levels.${index}.user_ids.${position}`, message: 'names the same user twice in one level' });
-      seen.add(id.toLowerCase());
-    });
+    if (level.user_ids.length === 0 && level.schedule_ids.length === 0) {
+      problems.push({ field: `body.levels.${index}`, message: 'names nobody: give user_ids, schedule_ids, or both' });
+    }
+    for (const [list, what] of [[level.user_ids, 'user'], [level.schedule_ids, 'schedule']] as const) {
+      const seen = new Set<string>();
+      list.forEach((id, position) => {
+        if (seen.has(id.toLowerCase())) problems.push({ field: `body.levels.${index}.${what}_ids.${position}`, message: `names the same ${what} twice in one level` });
+        seen.add(id.toLowerCase());
+      });
+    }
   });
   if (repeat > 0 && repeatPause(levels) === 0) {
     problems.push({

@@ -104,6 +104,8 @@ export const timelineEventTypes = [
   'escalation.scheduled',
   'escalation.stopped',
   'escalation.exhausted',
+  // SPEC section 5: a level whose schedules had nobody on call; the next level was paged at once.
+  'escalation.level_empty',
   'escalation.outcome_notified',
 ] as const;
 export type TimelineEventType = (typeof timelineEventTypes)[number];

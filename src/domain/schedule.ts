@@ -45,6 +45,24 @@ export interface ScheduleOverride {
   created_at: Date;
 }
 
+/** A stored schedule (SPEC 11): its rules, and what names, owns and versions it. */
+export interface Schedule extends ScheduleRules {
+  id: string;
+  name: string;
+  team_id: string | null;
+  /** Bumped by every change to name, zone, team or layers: the ETag (SPEC 2). */
+  version: number;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A stored override: what the computation needs, plus its schedule and who placed it. */
+export interface StoredOverride extends ScheduleOverride {
+  schedule_id: string;
+  created_by: string;
+}
+
 /** One run of the final schedule: `user_ids` is empty in a gap, else the one user on call. */
 export interface FinalEntry {
   start: Date;

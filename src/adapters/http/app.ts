@@ -8,6 +8,7 @@ import type { HeartbeatUseCases } from '../../app/heartbeat-use-cases.ts';
 import type { IncidentUseCases } from '../../app/incident-use-cases.ts';
 import type { IntegrationUseCases } from '../../app/integration-use-cases.ts';
 import type { NotificationUseCases } from '../../app/notification-use-cases.ts';
+import type { ScheduleUseCases } from '../../app/schedule-use-cases.ts';
 import type { TemplateUseCases } from '../../app/template-use-cases.ts';
 import type { UserUseCases } from '../../app/user-use-cases.ts';
 import type { Transact, Tx } from '../../ports/transact.ts';
@@ -24,6 +25,7 @@ import { heartbeatRoutes } from './routes/heartbeat-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { integrationRoutes } from './routes/integration-routes.ts';
 import { notificationRoutes } from './routes/notification-routes.ts';
+import { scheduleRoutes } from './routes/schedule-routes.ts';
 import { incidentNotificationRoutes } from './routes/incident-notification-routes.ts';
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
@@ -40,6 +42,7 @@ export interface AppDeps {
   templates: TemplateUseCases;
   users: UserUseCases;
   setup: EscalationSetupUseCases;
+  schedules: ScheduleUseCases;
   /** Units of work for Idempotency-Key (the stored answer commits with what it describes). */
   transact: Transact;
   /** For plain reads, outside any transaction (STYLE habit 7: a read route calls a store directly). */
@@ -55,10 +58,10 @@ export interface AppDeps {
     RATE_LIMIT_WINDOW_SECONDS: number;
     IDEMPOTENCY_TTL_HOURS: number;
     INTAKE_RATE_LIMIT_PER_MINUTE: number;
+    /** The address people and tools reach Tocsin at, for links (SPEC section 1). */
+    PUBLIC_URL: string;
     /** SPEC section 1: whose X-Forwarded-For and X-Forwarded-Proto to believe. */
     TRUST_PROXY: boolean | number | string[];
-    /** Issue 12: a WebSocket signed in by cookie must come from this origin. */
-    PUBLIC_URL: string;
   };
   /** Issue 12 (SPEC section 7): fans the change feed out to this process's stream clients. */
   streamHub: StreamHub;
@@ -159,5 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(templateRoutes({ templates: deps.templates, reader, auth, idempotent }));
   await app.register(userRoutes({ users: deps.users, reader, auth, idempotent }));
   await app.register(escalationRoutes({ setup: deps.setup, reader, auth, idempotent }));
+  // SPEC section 11: on-call schedules.
+  await app.register(scheduleRoutes({ schedules: deps.schedules, reader, auth, idempotent, publicUrl: deps.config.PUBLIC_URL, intakePerMinute }));
   return app;
 }

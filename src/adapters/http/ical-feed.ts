@@ -16,6 +16,11 @@ export interface IcalFeedInput {
   calendarName: string;
   /** Final-schedule entries; gaps (no users) are left out. */
   entries: readonly FinalEntry[];
+  /**
+   * Set for a feed of one user's shifts. Its UIDs then differ from the whole schedule's for the
+   * same run: a calendar subscribed to both would otherwise take them for one event.
+   */
+  userId?: string | null;
   /** Display names by user id; a user without one is named by id. */
   userNames: ReadonlyMap<string, string>;
   /** DTSTAMP of every event: when the feed was produced. */
@@ -25,13 +30,15 @@ export interface IcalFeedInput {
 }
 
 /**
- * The UID of an entry: a hash of the schedule, the entry's start and its users. The same run of
+ * The UID of an entry: a hash of the schedule (and, in a user's feed, the user), the entry's
+ * start and its users. The same run of
  * the same people keeps its UID when its end moves (an override added later shortens it) and
  * across refreshes; a different run gets another. (The first entry of a feed starts where the
  * window does, so its UID changes as the window moves: a week in the past, where no one looks.)
  */
-export function entryUid(scheduleId: string, entry: Pick<FinalEntry, 'start' | 'user_ids'>): string {
-  const digest = createHash('sha256').update(`${scheduleId}\n${entry.start.toISOString()}\n${entry.user_ids.join(',')}`).digest('hex');
+export function entryUid(scheduleId: string, entry: Pick<FinalEntry, 'start' | 'user_ids'>, userId?: string | null): string {
+  const scope = userId ? `${scheduleId}/${userId}` : scheduleId;
+  const digest = createHash('sha256').update(`${scope}\n${entry.start.toISOString()}\n${entry.user_ids.join(',')}`).digest('hex');
   return `${digest.slice(0, 32)}@tocsin`;
 }
 
@@ -47,7 +54,7 @@ export function icalFeed(input: IcalFeedInput): string {
     if (entry.user_ids.length === 0) continue;
     const names = entry.user_ids.map((id) => input.userNames.get(id) ?? id).join(', ');
     calendar.createEvent({
-      id: entryUid(input.scheduleId, entry),
+      id: entryUid(input.scheduleId, entry, input.userId),
       start: entry.start,
       end: entry.end,
       stamp: input.generatedAt,

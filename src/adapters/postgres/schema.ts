@@ -187,6 +187,14 @@ export interface EscalationLevelsTable {
   delay_seconds: number;
 }
 
+/** A schedule an escalation level pages through (migration 2026-11-29T21-00). */
+export interface EscalationLevelSchedulesTable {
+  policy_id: string;
+  level: number;
+  position: number;
+  schedule_id: string;
+}
+
 export interface EscalationLevelUsersTable {
   policy_id: string;
   level: number;
@@ -228,13 +236,49 @@ export interface SweepRecoveriesTable {
   last_at: NullableTimestamp;
 }
 
+/** SPEC section 11 (migration 2026-11-29T20-00): layers are validated by src/domain/schedule.ts. */
+export interface SchedulesTable {
+  id: Generated<string>;
+  name: string;
+  time_zone: string;
+  team_id: string | null;
+  layers: ColumnType<unknown, string, string>;
+  version: Generated<number>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ScheduleOverridesTable {
+  id: Generated<string>;
+  schedule_id: string;
+  user_id: string;
+  start_at: Timestamp;
+  end_at: Timestamp;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface ScheduleIcalFeedsTable {
+  id: Generated<string>;
+  schedule_id: string;
+  user_id: string | null;
+  token_hash: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
 export interface DB {
+  schedules: SchedulesTable;
+  schedule_overrides: ScheduleOverridesTable;
+  schedule_ical_feeds: ScheduleIcalFeedsTable;
   templates: TemplatesTable;
   users: UsersTable;
   contact_methods: ContactMethodsTable;
   escalation_policies: EscalationPoliciesTable;
   escalation_levels: EscalationLevelsTable;
   escalation_level_users: EscalationLevelUsersTable;
+  escalation_level_schedules: EscalationLevelSchedulesTable;
   teams: TeamsTable;
   team_members: TeamMembersTable;
   incident_escalations: IncidentEscalationsTable;

@@ -158,3 +158,12 @@ export async function userIdByEmail(tx: Tx, email: string): Promise<string | und
   const row = await executor(tx).selectFrom('users').select('id').where(sql<boolean>`lower(email) = lower(${email})`).executeTakeFirst();
   return row?.id;
 }
+
+
+
+/** The names of these users, by id (users that do not exist are left out). */
+export async function userNames(tx: Tx, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await executor(tx).selectFrom('users').select(['id', 'name']).where('id', 'in', [...new Set(ids)]).execute();
+  return new Map(rows.map((row) => [row.id, row.name]));
+}

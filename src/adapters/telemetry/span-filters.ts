@@ -14,8 +14,13 @@ export function isUntracedPath(url: string): boolean {
   return probes.has(path) || streams.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 }
 
-// The intake keys that authenticate a monitoring tool ride in the URL (SPEC section 6).
-const secretPathSegments = [/(\/v1\/integrations\/)[^/?#]+(?=\/alertmanager)/, /(\/v1\/heartbeats\/)[^/?#]+(?=\/ping)/];
+// The intake keys that authenticate a monitoring tool ride in the URL (SPEC section 6), and so
+// does the token of a calendar feed (SPEC section 11: /v1/ical-feeds/:token.ics).
+const secretPathSegments = [
+  /(\/v1\/integrations\/)[^/?#]+(?=\/alertmanager)/,
+  /(\/v1\/heartbeats\/)[^/?#]+(?=\/ping)/,
+  /(\/v1\/ical-feeds\/)[^/?#]+/,
+];
 
 export function redactServerUrl(value: string): string {
   return secretPathSegments.reduce((text, pattern) => text.replace(pattern, '$1[redacted]'), value);

@@ -22,9 +22,13 @@ const Level = Type.Object(
       maximum: MAX_DELAY_SECONDS,
       description: 'how long after the previous level this one is paged; level 0 is paged at once, and its delay (or else the last level\'s) is the pause before a repeat',
     }),
-    user_ids: Type.Array(Uuid, { minItems: 1, maxItems: 50 }),
+    user_ids: Type.Optional(Type.Array(Uuid, { maxItems: 50, description: 'the people this level pages' })),
+    schedule_ids: Type.Optional(Type.Array(Uuid, {
+      maxItems: 20,
+      description: 'on-call schedules (SPEC section 11): whoever is on call in each when the level is paged (and again at each repeat) is paged',
+    })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'a level names users, schedules, or both' },
 );
 
 const CreatePolicy = Type.Object(
@@ -39,7 +43,7 @@ const CreatePolicy = Type.Object(
 const PolicyBody = Type.Object({
   id: Uuid,
   name: Type.String(),
-  levels: Type.Array(Type.Object({ level: Type.Integer(), delay_seconds: Type.Integer(), user_ids: Type.Array(Uuid) })),
+  levels: Type.Array(Type.Object({ level: Type.Integer(), delay_seconds: Type.Integer(), user_ids: Type.Array(Uuid), schedule_ids: Type.Array(Uuid) })),
   repeat: Type.Integer(),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -78,7 +82,7 @@ const ListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false })
 const presentPolicy = (p: EscalationPolicy) => ({
   id: p.id,
   name: p.name,
-  levels: p.levels.map((l, level) => ({ level, delay_seconds: l.delay_seconds, user_ids: l.user_ids })),
+  levels: p.levels.map((l, level) => ({ level, delay_seconds: l.delay_seconds, user_ids: l.user_ids, schedule_ids: l.schedule_ids })),
   repeat: p.repeat,
   created_at: p.created_at.toISOString(),
   updated_at: p.updated_at.toISOString(),
