@@ -11,8 +11,12 @@ import { loadConfig } from '../src/config.ts';
 import { startTestServer } from '../tests/setup/postgres-server.ts';
 import { databaseUrl } from '../tests/helpers/urls.ts';
 import { freePort } from '../src/adapters/free-port.ts';
+import { watchStream } from './stream-watchers.ts';
 
 const quick = process.argv.includes('--quick');
+// Issue 12: SSE clients connected to an API process while the worker drains the delivery backlog
+// (the target: delivery no more than 5% slower than with none; --stream-clients=0 measures that).
+const streamClients = Number(process.argv.find((a) => a.startsWith('--stream-clients='))?.split('=')[1] ?? 100);
 const size = quick
   ? { backlog: 5_000, latencySeconds: 5, ingestSeconds: 4 }
   : { backlog: 20_000, latencySeconds: 20, ingestSeconds: 10 };
@@ -175,7 +179,9 @@ async function main() {
     }
     await db.query('vacuum analyze');
     peak('api', api.peakRssMb());
-    await api.stop();
+    // With stream clients, the API stays up with them connected while the worker drains.
+    const watchers = streamClients > 0 ? await watchStream(api.url, adminKey, streamClients) : undefined;
+    if (!watchers) await api.stop();
     arrivals = 0;
     firstArrival = 0;
     const worker = await startTocsin('worker', dbUrl);
@@ -195,6 +201,15 @@ async function main() {
     const delivery = { seconds: drainSeconds, jobs_per_s: size.backlog / drainSeconds, duplicates: arrivals - size.backlog };
     peak('worker', worker.peakRssMb());
     await worker.stop();
+    const watched = await watchers?.report();
+    if (watchers) await api.stop();
+
+    // 2b. Stream fan-out (SPEC section 9): its own database, two API processes, 1,000 clients.
+    log('stream fan-out: 1,000 SSE clients on one API process, changes made elsewhere');
+    const fanout = await runJson<{ stream_fanout_ms_p50: number; stream_fanout_ms_p99: number; changes_via: string; changes_not_seen_by_every_client: number }>(
+      ['bench/stream-fanout.ts', ...(quick ? ['--quick'] : [])],
+      { DATABASE_URL: server.url },
+    );
 
     // The drain leaves tens of thousands of dead rows behind; autovacuum cleaning them up in the
     // middle of the next phase would be measured as that phase's latency. Settle it first.
@@ -233,6 +248,12 @@ async function main() {
       delivery_jobs_per_s: Math.round(delivery.jobs_per_s),
       delivery_ratio_to_baseline: +(delivery.jobs_per_s / baseline.jobs_per_s).toFixed(3),
       delivery_duplicates: delivery.duplicates,
+      delivery_stream_clients: streamClients,
+      delivery_stream_events_seen: watched?.events ?? 0,
+      stream_fanout_ms_p50: fanout.stream_fanout_ms_p50,
+      stream_fanout_ms_p99: fanout.stream_fanout_ms_p99,
+      stream_fanout_changes_via: fanout.changes_via,
+      stream_fanout_missed: fanout.changes_not_seen_by_every_client,
       latency_ms_p50: +percentile(sortedLatency, 50).toFixed(1),
       latency_ms_p99: +percentile(sortedLatency, 99).toFixed(1),
       latency_samples: sortedLatency.length,
@@ -255,6 +276,7 @@ async function main() {
         ingest_ratio_at_least: 0.6,
         ingest_p99_ms_below: 50,
         rss_mb_below: 300,
+        stream_fanout_ms_p99_at_most: 250,
       },
       seconds: Math.round((Date.now() - started) / 1000),
     };
@@ -267,6 +289,7 @@ async function main() {
       ['latency p99 (ms)', String(results.latency_ms_p99), '', '', '<= 50'],
       ['ingest (req/s)', String(results.ingest_rps), String(results.ingest_baseline_rps), String(results.ingest_ratio_to_baseline), '>= 1500 and >= 0.6'],
       ['ingest p99 (ms)', String(results.ingest_p99_ms), String(results.ingest_baseline_p99_ms), '', '< 50'],
+      ['stream fan-out p99 (ms)', String(results.stream_fanout_ms_p99), '', '', '<= 250'],
       ['peak RSS (MB)', String(results.rss_mb), '', '', '< 300'],
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

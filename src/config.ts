@@ -75,6 +75,12 @@ const EnvSchema = Type.Object({
   }),
   INTAKE_RATE_LIMIT_PER_MINUTE: Int(1, 1_000_000, 600),
   SHUTDOWN_TIMEOUT_SECONDS: Int(2, 3600, 25),
+  // Issue 12 (SPEC section 7): the streams. A direct connection for LISTEN when DATABASE_URL is a
+  // pooler; how long events are kept for replay; how often an idle SSE stream gets a comment line
+  // (a WebSocket gets a ping every second beat).
+  DATABASE_LISTEN_URL: Type.Optional(Url('postgres|postgresql')),
+  EVENT_RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 87_600, default: 24, description: 'a number of hours above 0 (decimals allowed, such as 0.01), at most 87600' }),
+  STREAM_HEARTBEAT_SECONDS: Type.Number({ minimum: 0.05, maximum: 15, default: 15, description: 'a number of seconds from 0.05 to 15' }),
 });
 
 type Env = Static<typeof EnvSchema>;

@@ -52,6 +52,10 @@ import { makeBoss, type Queue } from './adapters/queue/pg-boss-queue.ts';
 import { startRetentionWorker } from './adapters/queue/retention-worker.ts';
 import { startSweepWorker } from './adapters/queue/sweep-worker.ts';
 import { systemClock } from './ports/clock.ts';
+// Issue 12 (streams): the change reader and the stream hub of an API process.
+import { activeKeyIds } from './adapters/postgres/api-key-store.ts';
+import { makeChangeReader } from './adapters/postgres/change-reader.ts';
+import { makeStreamHub } from './adapters/http/stream-hub.ts';
 
 export type ServiceRole = 'all' | 'api' | 'worker';
 
@@ -166,7 +170,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
   let providers: ReturnType<typeof makeProviders> | undefined;
   let sweeper: { stop(): void } | undefined;
   if (runsWorkers) {
-    await startMaintenanceWorker({ boss: queue.boss, db, logger });
+    await startMaintenanceWorker({ boss: queue.boss, db, logger, eventRetentionHours: config.EVENT_RETENTION_HOURS });
     // SPEC section 4: nothing accepted is stranded (the sweep), and ended notifications expire.
     sweeper = await startSweepWorker({
       boss: queue.boss,
@@ -205,8 +209,17 @@ export async function startService(options: { role: ServiceRole; config: Config;
     });
   }
 
+  // Issue 12 (SPEC section 7): one LISTEN connection and one reader per API process, fanned out to
+  // its stream clients by the hub. Only processes that serve the API read the feed.
+  const changeReader = runsApi ? makeChangeReader({ db, listenUrl: config.DATABASE_LISTEN_URL ?? databaseUrl, logger }) : undefined;
+  await changeReader?.start();
+  const streamHub = changeReader
+    ? makeStreamHub({ reader: changeReader, db, logger, heartbeatMs: config.STREAM_HEARTBEAT_SECONDS * 1000, activeKeyIds: (ids) => activeKeyIds(readerOf(db), ids), registry: metrics.registry })
+    : undefined;
+
   const app = runsApi
     ? await buildApp({
+        streamHub: streamHub!, // issue 12
         incidents: features.incidents,
         notifications: features.notifications,
         integrations: features.integrations,
@@ -250,6 +263,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         clearTimeout(forceClose);
       }
       await queue.stop();
+      await changeReader?.stop(); // issue 12: before the pool it reads from closes
       await providers?.closeAll();
       await features.notifier.flush();
       await db.destroy();

@@ -47,4 +47,18 @@ describe('configuration', () => {
     expect(message).toContain('INTAKE_RATE_LIMIT_PER_MINUTE');
     expect(message).toContain('SHUTDOWN_TIMEOUT_SECONDS');
   });
+
+  it('reads the stream variables of issue 12: a postgres DATABASE_LISTEN_URL, decimal EVENT_RETENTION_HOURS, a bounded heartbeat', () => {
+    expect(loadConfig({})).toMatchObject({ EVENT_RETENTION_HOURS: 24, STREAM_HEARTBEAT_SECONDS: 15 });
+    expect(loadConfig({}).DATABASE_LISTEN_URL).toBeUndefined();
+    expect(loadConfig({ DATABASE_LISTEN_URL: 'postgres://db:5432/tocsin', EVENT_RETENTION_HOURS: '0.01', STREAM_HEARTBEAT_SECONDS: '0.5' })).toMatchObject({
+      DATABASE_LISTEN_URL: 'postgres://db:5432/tocsin',
+      EVENT_RETENTION_HOURS: 0.01,
+      STREAM_HEARTBEAT_SECONDS: 0.5,
+    });
+    const message = refusal({ DATABASE_LISTEN_URL: 'mysql://db/tocsin', EVENT_RETENTION_HOURS: '0', STREAM_HEARTBEAT_SECONDS: '60' });
+    expect(message).toContain('DATABASE_LISTEN_URL must be a URL starting with postgres or postgresql://; got (value hidden)');
+    expect(message).toContain('EVENT_RETENTION_HOURS');
+    expect(message).toContain('STREAM_HEARTBEAT_SECONDS');
+  });
 });

@@ -30,6 +30,8 @@ import { incidentNotificationRoutes } from './routes/incident-notification-route
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+import { registerStreamRoutes } from './routes/stream-routes.ts'; // issue 12
+import type { StreamHub } from './stream-hub.ts'; // issue 12
 
 /** Everything the HTTP adapter calls: the use cases of each feature, and a few adapters of its own. */
 export interface AppDeps {
@@ -61,6 +63,8 @@ export interface AppDeps {
     /** SPEC section 1: whose X-Forwarded-For and X-Forwarded-Proto to believe. */
     TRUST_PROXY: boolean | number | string[];
   };
+  /** Issue 12 (SPEC section 7): fans the change feed out to this process's stream clients. */
+  streamHub: StreamHub;
   /** Largest accepted request body; larger ones are 413 PAYLOAD_TOO_LARGE. */
   bodyLimitBytes?: number;
 }
@@ -142,6 +146,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = makeAuthenticator({ reader, adminApiKey: deps.config.ADMIN_API_KEY });
   const idempotent = makeIdempotency({ transact: deps.transact, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
   await registerRateLimit(app, { counter: deps.rateLimits, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
+  // Issue 12 (SPEC section 7): first, so that @fastify/websocket closes upgrades to other routes.
+  await registerStreamRoutes(app, { reader, auth, hub: deps.streamHub, publicUrl: deps.config.PUBLIC_URL });
 
   // One plugin per feature, each handed its use cases.
   await app.register(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics }));

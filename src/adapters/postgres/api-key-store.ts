@@ -74,3 +74,11 @@ export async function countActiveKeys(tx: Tx): Promise<number> {
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Which of these key ids are still active (SPEC section 7: a stream ends when its key is revoked). */
+export async function activeKeyIds(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+  const uuids = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
+  if (uuids.length === 0) return new Set();
+  const rows = await executor(tx).selectFrom('api_keys').select('id').where('id', 'in', uuids).where('revoked_at', 'is', null).execute();
+  return new Set(rows.map((row) => row.id));
+}

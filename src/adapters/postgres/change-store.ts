@@ -119,17 +119,44 @@ export async function readChanges(db: Executor, after: number, upTo: number, lim
 
 /**
  * EVENT_RETENTION_HOURS: deletes what is older than the cutoff, a bounded batch at a time so no
- * statement holds locks for long. Returns how many rows went.
+ * statement holds locks for long. Returns how many rows went. Each batch records, in the same
+ * statement, the newest id it deleted in change_retention.pruned_through (issue 12): a stream
+ * asked to replay from below it starts with `event: reset` (SPEC section 7).
  */
 export async function deleteChangesBefore(db: Executor, cutoff: Date, batch = 5000): Promise<number> {
   let removed = 0;
   for (;;) {
-    const result = await sql`
-      delete from changes where id in (select id from changes where at < ${cutoff} order by id limit ${batch})`.execute(db);
-    const count = Number(result.numAffectedRows ?? 0);
+    const { rows } = await sql<{ n: number }>`
+      with deleted as (
+        delete from changes where id in (select id from changes where at < ${cutoff} order by id limit ${batch})
+        returning id
+      ), marked as (
+        update change_retention set pruned_through = greatest(pruned_through, (select max(id) from deleted))
+        where exists (select 1 from deleted)
+      )
+      select count(*)::int as n from deleted`.execute(db);
+    const count = rows[0]?.n ?? 0;
     removed += count;
     if (count < batch) return removed;
   }
+}
+
+/**
+ * A page of a replay (SPEC section 7): changes with after < id <= upTo, oldest first, and, read in
+ * the same snapshot, how far retention has deleted. When `prunedThrough` > `after`, changes right
+ * after `after` may be gone, and the reader must say so (`event: reset`) instead of skipping them.
+ */
+export async function readChangesForReplay(db: Executor, after: number, upTo: number, limit: number): Promise<{ changes: Change[]; prunedThrough: number }> {
+  const { rows } = await sql<{ id: string | null; type: string; at: Date; data: unknown; pruned_through: string }>`
+    select c.id, c.type, c.at, c.data, r.pruned_through::text as pruned_through
+    from change_retention r
+    left join lateral (
+      select id, type, at, data from changes where id > ${after} and id <= ${upTo} order by id limit ${limit}
+    ) c on true
+    order by c.id`.execute(db);
+  const prunedThrough = Number(rows[0]?.pruned_through ?? 0);
+  const changes = rows.filter((row) => row.id !== null).map((row) => ({ id: Number(row.id), type: row.type, at: row.at, data: row.data }));
+  return { changes, prunedThrough };
 }
 
 /** Tells listeners that changes up to `newest` committed. Carries only the id (SPEC section 7). */

@@ -1,0 +1,59 @@
+// Stream clients for the benchmarks (SPEC section 9): `node bench/sse-clients.ts '{"url","key","clients"}'`
+// opens that many SSE connections to GET /v1/stream, prints `ready` once all are open, and, when its
+// stdin closes, prints one JSON line: for each event (keyed by its data.id), how many clients got it
+// and when the last one did (wall-clock ms). A process of its own, so that a thousand sockets do not
+// share an event loop with whatever the bench measures.
+import http from 'node:http';
+
+const { url, key, clients } = JSON.parse(process.argv[2]!) as { url: string; key: string; clients: number };
+const now = () => performance.timeOrigin + performance.now();
+const seen = new Map<string, { count: number; last: number }>();
+let events = 0;
+let dropped = 0;
+// jsonb puts the short key "id" first in an event's data.
+const idOf = /"data":\{"id":"([^"]+)"/;
+const separator = Buffer.from('\n\n');
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+
+function connect(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(`${url}/v1/stream`, { agent, headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } }, (response) => {
+      if (response.statusCode !== 200) return reject(new Error(`stream answered ${response.statusCode}`));
+      // Bytes, not strings: a frame's id is read from its first bytes, the rest is only counted,
+      // so that the clients' process costs little beside the service it measures.
+      let pending: Buffer = Buffer.alloc(0);
+      response.on('data', (chunk: Buffer) => {
+        const at = now();
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        let start = 0;
+        let end: number;
+        while ((end = pending.indexOf(separator, start)) >= 0) {
+          const head = pending.toString('latin1', start, Math.min(end, start + 256));
+          start = end + 2;
+          if (!head.includes('\ndata: ')) continue;
+          events++;
+          const id = idOf.exec(head)?.[1];
+          if (!id) continue;
+          const entry = seen.get(id);
+          if (entry) {
+            entry.count++;
+            entry.last = Math.max(entry.last, at);
+          } else seen.set(id, { count: 1, last: at });
+        }
+        pending = pending.subarray(start);
+      });
+      response.on('close', () => dropped++);
+      resolve();
+    });
+    request.on('error', reject);
+  });
+}
+
+// Opened 50 at a time, as a crowd of browsers would arrive, not all in one tick.
+for (let i = 0; i < clients; i += 50) await Promise.all(Array.from({ length: Math.min(50, clients - i) }, connect));
+process.stdout.write('ready\n');
+process.stdin.resume();
+process.stdin.on('end', () => {
+  process.stdout.write(`${JSON.stringify({ events, dropped, seen: Object.fromEntries(seen) })}\n`);
+  process.exit(0);
+});
