@@ -84,7 +84,7 @@ export function makeChangeReader(options: ChangeReaderOptions) {
 
   async function poll() {
     try {
-      // Cheap check first: the horizon takes a lock, the newest id does not.
+      // Cheap check first: the horizon may wait for appenders in flight, the newest id does not.
       if ((await newestChangeId(db)) > last) await wake();
     } catch (error) {
       logger.debug({ err: error }, 'polling the change feed failed');

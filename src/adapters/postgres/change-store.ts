@@ -5,7 +5,10 @@ import type { Executor } from './database.ts';
 // in the transaction that made the change; readers follow `id > last` up to the settled horizon
 // (migrations/2026-11-29T10-00_changes.ts explains the lock that makes that safe).
 
-/** The same key as in the migration: writers take it shared, the horizon takes it exclusive. */
+/**
+ * The same key as in the migrations: writers take it shared, and the horizon waits for the
+ * transactions holding it (migrations/2026-11-30T01-00_changes-horizon.ts).
+ */
 const FEED_LOCK = 7_414_391_001;
 
 export const CHANGES_CHANNEL = 'tocsin_changes';
@@ -87,7 +90,8 @@ export async function appendChanges(db: Executor, changes: readonly NewChange[])
 
 /**
  * The settled horizon: every id up to it belongs to a transaction that has ended. Waits for the
- * appenders in flight (their commit takes a millisecond or two), never for other transactions.
+ * appenders in flight when it is asked (their commit takes a millisecond or two), never for other
+ * transactions, and makes no writer wait.
  */
 export async function settledHorizon(db: Executor): Promise<number> {
   const { rows } = await sql<{ horizon: string }>`select tocsin_changes_horizon()::text as horizon`.execute(db);
