@@ -19,6 +19,8 @@ import { makeReferences } from './app/references.ts';
 import { makeScheduleUseCases } from './app/schedule-use-cases.ts';
 import { makeTemplateUseCases } from './app/template-use-cases.ts';
 import { makeUserUseCases } from './app/user-use-cases.ts';
+import { makeAccountUseCases } from './app/account-use-cases.ts';
+import * as sessionStore from './adapters/postgres/session-store.ts';
 import { buildApp } from './adapters/http/app.ts';
 import { makeMetrics } from './adapters/metrics.ts';
 import { makeChangeNotifier } from './adapters/postgres/change-notifier.ts';
@@ -32,7 +34,7 @@ import * as incidentStore from './adapters/postgres/incident-store.ts';
 import * as icalFeedStore from './adapters/postgres/ical-feed-store.ts';
 import * as integrationStore from './adapters/postgres/integration-store.ts';
 import * as notificationStore from './adapters/postgres/notification-store.ts';
-import { makeRateLimitCounter } from './adapters/postgres/rate-limit-store.ts';
+import { makeFailureCounter, makeRateLimitCounter } from './adapters/postgres/rate-limit-store.ts';
 import * as scheduleOverrideStore from './adapters/postgres/schedule-override-store.ts';
 import * as scheduleStore from './adapters/postgres/schedule-store.ts';
 import * as teamStore from './adapters/postgres/team-store.ts';
@@ -141,6 +143,14 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     heartbeats: makeHeartbeatUseCases({ transact, heartbeats: heartbeatStore, queue: heartbeatQueue, incidents: incidentStore, incidentUseCases: incidents, references }),
     templates: makeTemplateUseCases({ transact, templates: templateStore }),
     users: makeUserUseCases({ transact, users: userStore }),
+    accounts: makeAccountUseCases({
+      transact,
+      users: userStore,
+      sessions: sessionStore,
+      failures: makeFailureCounter(deps.db),
+      sessionTtlHours: config.SESSION_TTL_HOURS,
+      publicUrl: config.PUBLIC_URL,
+    }),
     setup: makeEscalationSetupUseCases({ policies: policyStore, teams: teamStore, references }),
     schedules,
     escalationRunner: makeEscalationRunner({ transact, clock, incidents: incidentStore, escalations: escalationStore, policies: policyStore, teams: teamStore, paging, changes }),
@@ -226,6 +236,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         heartbeats: features.heartbeats,
         templates: features.templates,
         users: features.users,
+        accounts: features.accounts,
         setup: features.setup,
         schedules: features.schedules,
         transact,
