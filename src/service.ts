@@ -158,6 +158,30 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
   };
 }
 
+/**
+ * SPEC section 10, for the command line (`npx tocsin invite <email>`) and the first start: a
+ * one-time setup link for the user with this email, made an admin account first when nobody has
+ * that email. Needs only the database, not the queue.
+ */
+export function makeInviteTool(deps: { db: Database; config: Config; logger: Logger }) {
+  const transact = makeTransact(deps.db, makeChangeNotifier(deps.db, deps.logger));
+  const users = makeUserUseCases({ transact, users: userStore });
+  const accounts = makeAccountUseCases({
+    transact,
+    users: userStore,
+    sessions: sessionStore,
+    failures: makeFailureCounter(deps.db),
+    sessionTtlHours: deps.config.SESSION_TTL_HOURS,
+    publicUrl: deps.config.PUBLIC_URL,
+  });
+  return async function invite(email: string, name?: string): Promise<{ url: string; expires_at: Date; created: boolean }> {
+    const existing = await accounts.inviteByEmail(email);
+    if (existing) return { ...existing, created: false };
+    const user = await users.create({ name: name ?? email.split('@')[0]!, email, role: 'admin', contact_methods: [] });
+    return { ...(await accounts.invite(user.id)), created: true };
+  };
+}
+
 export async function startService(options: { role: ServiceRole; config: Config; logger: Logger; databaseUrl: string }): Promise<Service> {
   const { role, config, logger, databaseUrl } = options;
   const runsWorkers = role === 'all' || role === 'worker';
