@@ -259,7 +259,10 @@ export function makePaging(deps: {
 
       const slug = `incident.${reason}`;
       const now = deps.clock.now();
-      const users = new Map((await deps.users.getUsers(tx, recipients.map((r) => r.user_id))).map((u) => [u.id, u]));
+      // SPEC section 10: a person is named by their name in what the others are told.
+      const personId = actor.startsWith('user:') ? actor.slice('user:'.length) : undefined;
+      const users = new Map((await deps.users.getUsers(tx, [...recipients.map((r) => r.user_id), ...(personId ? [personId] : [])])).map((u) => [u.id, u]));
+      const actorName = personId ? (users.get(personId)?.name ?? actor) : actor;
       const team = incident.team_id ? await deps.teams.getTeam(tx, incident.team_id) : undefined;
       const render = makePageRenderer(deps.templates, tx);
       const rows: NewNotificationRow[] = [];
@@ -272,7 +275,7 @@ export function makePaging(deps: {
           incident: incidentVariables(incident),
           user: { id: person.id, name: person.name },
           team: team ? { id: team.id, name: team.name } : null,
-          actor,
+          actor: actorName,
           note: note ?? '',
         };
         const { rendered, template } = await render(slug, recipient.channel, person.locale, variables);
