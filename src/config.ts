@@ -80,6 +80,8 @@ const EnvSchema = Type.Object({
   // (a WebSocket gets a ping every second beat).
   DATABASE_LISTEN_URL: Type.Optional(Url('postgres|postgresql')),
   EVENT_RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 87_600, default: 24, description: 'a number of hours above 0 (decimals allowed, such as 0.01), at most 87600' }),
+  // SPEC section 10: how long a session lasts without being used (each use slides it).
+  SESSION_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 8760, default: 12, description: 'a number of hours above 0 (decimals allowed), at most 8760' }),
   STREAM_HEARTBEAT_SECONDS: Type.Number({ minimum: 0.05, maximum: 15, default: 15, description: 'a number of seconds from 0.05 to 15' }),
 });
 

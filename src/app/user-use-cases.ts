@@ -2,7 +2,7 @@ import { DomainError, notFound } from '../domain/errors.ts';
 import type { Channel } from '../domain/notification.ts';
 import type { QuietHours } from '../domain/quiet-hours.ts';
 import { canonicalLocale } from '../domain/template.ts';
-import { defaultContactMethods, userProblems, type StoredPreferences, type User } from '../domain/user.ts';
+import { defaultContactMethods, userProblems, type Role, type StoredPreferences, type User } from '../domain/user.ts';
 import type { Transact, Tx } from '../ports/transact.ts';
 import type * as UserStore from '../adapters/postgres/user-store.ts';
 import type { UserChanges } from '../adapters/postgres/user-store.ts';
@@ -22,6 +22,8 @@ export interface CreateUserInput {
   timezone?: string;
   contact_methods?: { type: Channel; address: string }[];
   preferences?: PreferencesInput;
+  /** SPEC section 10; default responder. */
+  role?: Role;
 }
 
 export type UpdateUserInput = Partial<CreateUserInput>;
@@ -50,6 +52,7 @@ export function makeUserUseCases(deps: { transact: Transact; users: typeof UserS
     return users.insertUser(tx, {
       name: input.name,
       email: input.email,
+      role: input.role ?? 'responder',
       phone: input.phone ?? null,
       locale: canonicalLocale(input.locale ?? 'en'),
       // Kept as written: Intl would rename some zones (Asia/Kolkata to Asia/Calcutta).
@@ -75,6 +78,7 @@ export function makeUserUseCases(deps: { transact: Transact; users: typeof UserS
       const changes: UserChanges = {};
       if (input.name !== undefined) changes.name = input.name;
       if (input.email !== undefined) changes.email = input.email;
+      if (input.role !== undefined) changes.role = input.role;
       if (input.phone !== undefined) changes.phone = input.phone;
       if (input.locale !== undefined) changes.locale = canonicalLocale(input.locale);
       if (input.timezone !== undefined) changes.timezone = input.timezone;

@@ -1,3 +1,4 @@
+import type { Scope } from './api-key.ts';
 import { channels, recipientProblem, type Channel } from './notification.ts';
 import { quietHoursProblems, timeZoneProblem, type QuietHours } from './quiet-hours.ts';
 import { localeProblem } from './template.ts';
@@ -16,10 +17,17 @@ export interface Preferences {
   quiet_hours: QuietHours | null;
 }
 
+/** SPEC section 10: what a person may do when signed in, as an API key's scopes say it for a tool. */
+export const roles = ['responder', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export const scopesOfRole = (role: Role): Scope[] => (role === 'admin' ? ['admin'] : ['read', 'write']);
+
 export interface User {
   id: string;
   name: string;
   email: string;
+  role: Role;
   phone: string | null;
   locale: string;
   timezone: string;

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { DomainError } from '../../domain/errors.ts';
@@ -11,6 +12,8 @@ import type { NotificationUseCases } from '../../app/notification-use-cases.ts';
 import type { ScheduleUseCases } from '../../app/schedule-use-cases.ts';
 import type { TemplateUseCases } from '../../app/template-use-cases.ts';
 import type { UserUseCases } from '../../app/user-use-cases.ts';
+import type { AccountUseCases } from '../../app/account-use-cases.ts';
+import type { PageActions } from '../../app/page-action-use-cases.ts';
 import type { Transact, Tx } from '../../ports/transact.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RateLimitCounter } from '../postgres/rate-limit-store.ts';
@@ -30,6 +33,9 @@ import { incidentNotificationRoutes } from './routes/incident-notification-route
 import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
+import { sessionRoutes } from './routes/session-routes.ts';
+import { deadLink, pageActionRoutes } from './routes/page-action-routes.ts';
+import { makeSessionAuth } from './session-auth.ts';
 import { registerStreamRoutes } from './routes/stream-routes.ts'; // issue 12
 import type { StreamHub } from './stream-hub.ts'; // issue 12
 
@@ -43,6 +49,10 @@ export interface AppDeps {
   users: UserUseCases;
   setup: EscalationSetupUseCases;
   schedules: ScheduleUseCases;
+  /** SPEC section 10: sign-in, sessions, setup links. */
+  accounts: AccountUseCases;
+  /** SPEC section 10: acting on a page from the page (action links, SMS replies). */
+  pageActions: PageActions;
   /** Units of work for Idempotency-Key (the stored answer commits with what it describes). */
   transact: Transact;
   /** For plain reads, outside any transaction (STYLE habit 7: a read route calls a store directly). */
@@ -62,6 +72,10 @@ export interface AppDeps {
     PUBLIC_URL: string;
     /** SPEC section 1: whose X-Forwarded-For and X-Forwarded-Proto to believe. */
     TRUST_PROXY: boolean | number | string[];
+    /** SPEC section 10: how long an unused session lasts. */
+    SESSION_TTL_HOURS: number;
+    /** SPEC section 10: checks the signature of inbound SMS. */
+    SMS_AUTH_TOKEN?: string | undefined;
   };
   /** Issue 12 (SPEC section 7): fans the change feed out to this process's stream clients. */
   streamHub: StreamHub;
@@ -96,6 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // handler; without this Fastify answers in its own shape and without an X-Request-ID.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
+      // SPEC section 10: a mangled action link (too long, bad escapes) still gets a page, not JSON.
+      if (request.url.startsWith('/a/')) return void deadLink(reply, 'invalid');
       errorHandler(error, request, reply);
     },
     ajv: {
@@ -136,18 +152,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: '0.1.0',
         description: 'Incident management and notification delivery on PostgreSQL. Errors share one shape: {code, message, request_id, details?}.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key' },
+          session: { type: 'apiKey', in: 'cookie', name: 'tocsin_session', description: 'A person signed in (POST /v1/sessions); writes need Origin equal to PUBLIC_URL\'s' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const { reader } = deps;
-  const auth = makeAuthenticator({ reader, adminApiKey: deps.config.ADMIN_API_KEY });
+  // SPEC section 10: the session cookie, read by the authenticator beside bearer keys.
+  await app.register(cookie);
+  const sessions = makeSessionAuth({ reader, ttlHours: deps.config.SESSION_TTL_HOURS, publicUrl: deps.config.PUBLIC_URL });
+  const auth = makeAuthenticator({ reader, adminApiKey: deps.config.ADMIN_API_KEY, sessions, publicUrl: deps.config.PUBLIC_URL });
   const idempotent = makeIdempotency({ transact: deps.transact, ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS });
   await registerRateLimit(app, { counter: deps.rateLimits, max: deps.config.RATE_LIMIT_MAX, windowSeconds: deps.config.RATE_LIMIT_WINDOW_SECONDS });
   // Issue 12 (SPEC section 7): first, so that @fastify/websocket closes upgrades to other routes.
-  await registerStreamRoutes(app, { reader, auth, hub: deps.streamHub, publicUrl: deps.config.PUBLIC_URL });
+  await registerStreamRoutes(app, { reader, auth, hub: deps.streamHub, publicUrl: deps.config.PUBLIC_URL, sessionPrincipal: sessions.principal });
 
   // One plugin per feature, each handed its use cases.
   await app.register(systemRoutes({ readiness: deps.readiness, metrics: deps.metrics }));
@@ -161,6 +185,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // SPEC section 5: templates, people and escalation.
   await app.register(templateRoutes({ templates: deps.templates, reader, auth, idempotent }));
   await app.register(userRoutes({ users: deps.users, reader, auth, idempotent }));
+  // SPEC section 10: people sign in.
+  await app.register(sessionRoutes({ accounts: deps.accounts, sessions, reader, auth }));
+  await app.register(pageActionRoutes({ actions: deps.pageActions, publicUrl: deps.config.PUBLIC_URL, smsAuthToken: deps.config.SMS_AUTH_TOKEN }));
   await app.register(escalationRoutes({ setup: deps.setup, reader, auth, idempotent }));
   // SPEC section 11: on-call schedules.
   await app.register(scheduleRoutes({ schedules: deps.schedules, reader, auth, idempotent, publicUrl: deps.config.PUBLIC_URL, intakePerMinute }));

@@ -7,6 +7,7 @@ const statusOf: Record<ErrorCode, number> = {
   VALIDATION_ERROR: 400,
   INVALID_STATUS_TRANSITION: 400,
   UNAUTHORIZED: 401,
+  INVALID_CREDENTIALS: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   INCIDENT_NOT_FOUND: 404,
@@ -125,6 +126,9 @@ export function toErrorResponse(thrown: unknown, requestId: string): ErrorRespon
 
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, body } = toErrorResponse(error, request.id);
+  // A 429 decided by a use case (sign-in throttling) says when to retry, as every 429 does.
+  const retryAfter = (error as { details?: { retry_after_seconds?: unknown } })?.details?.retry_after_seconds;
+  if (status === 429 && typeof retryAfter === 'number' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(retryAfter));
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: body.code, status }, body.message);
   return reply.code(status).send(body);

@@ -227,7 +227,8 @@ export function makeStreamHub(options: StreamHubOptions) {
   /** A stream lives no longer than its API key: revoked keys end their streams at the next beat. */
   async function revalidate() {
     if (checking) return;
-    const keyed = [...clients].filter((client) => client.auth.via !== 'cookie' && client.auth.principal.key_id !== 'bootstrap');
+    // People (a cookie, or a ticket a person asked for) hold no API key that could be revoked.
+    const keyed = [...clients].filter((client) => client.auth.via !== 'cookie' && client.auth.principal.key_id !== 'bootstrap' && !client.auth.principal.user_id);
     if (keyed.length === 0) return;
     checking = true;
     try {

@@ -106,3 +106,33 @@ export async function deleteOldRateLimitWindows(db: Executor): Promise<number> {
 }
 
 export type RateLimitCounter = ReturnType<typeof makeRateLimitCounter>;
+
+/**
+ * SPEC section 10: counters of failures (sign-in attempts), in the same table as the rate limits,
+ * so they hold across API processes. A failure is counted only when it happens; a key is blocked
+ * while its current window holds `max` failures.
+ */
+export function makeFailureCounter(db: Executor) {
+  return {
+    /** How long until every key over its limit is free again, in ms; 0 when none is. */
+    async blockedForMs(limits: { key: string; max: number }[]): Promise<number> {
+      const { rows } = await sql<{ key: string; hits: number; ends_in_ms: number }>`
+        select key, hits,
+          ceil(extract(epoch from (window_start + window_ms * interval '1 millisecond' - clock_timestamp())) * 1000)::int as ends_in_ms
+        from rate_limit_hits
+        where key = any(${limits.map((l) => l.key)}::text[])
+          and window_start + window_ms * interval '1 millisecond' > clock_timestamp()`.execute(db);
+      let wait = 0;
+      for (const row of rows) {
+        const limit = limits.find((l) => l.key === row.key)!;
+        if (row.hits >= limit.max) wait = Math.max(wait, row.ends_in_ms);
+      }
+      return wait;
+    },
+    async fail(keys: string[], windowMs: number): Promise<void> {
+      for (const key of keys) await addRateLimitHits(db, { key, window_ms: windowMs, hits: 1 });
+    },
+  };
+}
+
+export type FailureCounter = ReturnType<typeof makeFailureCounter>;

@@ -160,9 +160,34 @@ export interface UsersTable {
   locale: string;
   time_zone: string;
   preferences: ColumnType<Record<string, unknown>, string, string>;
+  /** SPEC section 10 (migration 2026-11-30T02-00). */
+  role: Generated<string>;
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
   version: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface SetupTokensTable {
+  token_hash: string;
+  user_id: string;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface SmsReplyCodesTable {
+  user_id: string;
+  incident_id: string;
+  code: string;
+  created_at: Timestamp;
 }
 
 export interface ContactMethodsTable {
@@ -294,4 +319,7 @@ export interface DB {
   incident_events: IncidentEventsTable;
   idempotency_keys: IdempotencyKeysTable;
   rate_limit_hits: RateLimitHitsTable;
+  sessions: SessionsTable;
+  setup_tokens: SetupTokensTable;
+  sms_reply_codes: SmsReplyCodesTable;
 }

@@ -36,6 +36,7 @@ export async function consumeStreamTicket(tx: Tx, ticket: string): Promise<Princ
     select principal, (
       principal->>'key_id' = 'bootstrap'
       or exists (select 1 from api_keys k where k.id::text = principal->>'key_id' and k.revoked_at is null)
+      or exists (select 1 from users u where u.id::text = principal->>'user_id')
     ) as active
     from used`.execute(executor(tx));
   return rows[0]?.active ? rows[0].principal : undefined;

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { DomainError } from '../../domain/errors.ts';
 import type { Channel } from '../../domain/notification.ts';
-import { fullPreferences, type ContactMethod, type StoredPreferences, type User } from '../../domain/user.ts';
+import { fullPreferences, type ContactMethod, type Role, type StoredPreferences, type User } from '../../domain/user.ts';
 import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
@@ -12,6 +12,7 @@ import { executor } from './transact.ts';
 export interface NewUserRow {
   name: string;
   email: string;
+  role: Role;
   phone: string | null;
   locale: string;
   timezone: string;
@@ -21,12 +22,13 @@ export interface NewUserRow {
 
 export type UserChanges = Partial<Omit<NewUserRow, 'preferences'>> & { preferences?: StoredPreferences };
 
-const columns = ['id', 'name', 'email', 'phone', 'locale', 'time_zone', 'preferences', 'version', 'created_at', 'updated_at'] as const;
+const columns = ['id', 'name', 'email', 'role', 'phone', 'locale', 'time_zone', 'preferences', 'version', 'created_at', 'updated_at'] as const;
 
 interface UserRow {
   id: string;
   name: string;
   email: string;
+  role: Role;
   phone: string | null;
   locale: string;
   time_zone: string;
@@ -166,4 +168,36 @@ export async function userNames(tx: Tx, ids: readonly string[]): Promise<Map<str
   if (ids.length === 0) return new Map();
   const rows = await executor(tx).selectFrom('users').select(['id', 'name']).where('id', 'in', [...new Set(ids)]).execute();
   return new Map(rows.map((row) => [row.id, row.name]));
+}
+
+/** SPEC section 10: what signing in needs to know of the user with this email address (any case). */
+export async function credentialsByEmail(tx: Tx, email: string): Promise<{ id: string; password_hash: string | null } | undefined> {
+  return executor(tx).selectFrom('users').select(['id', 'password_hash']).where(sql<boolean>`lower(email) = lower(${email})`).executeTakeFirst();
+}
+
+export async function credentialsById(tx: Tx, id: string): Promise<{ id: string; email: string; password_hash: string | null } | undefined> {
+  return executor(tx).selectFrom('users').select(['id', 'email', 'password_hash']).where('id', '=', id).executeTakeFirst();
+}
+
+/** Sets a user's password hash (SPEC section 10); the caller ends their sessions in the same transaction. */
+export async function setPasswordHash(tx: Tx, id: string, hash: string): Promise<void> {
+  await executor(tx).updateTable('users').set({ password_hash: hash }).where('id', '=', id).execute();
+}
+
+/** Whether the user has set a password (an invite to such a user is a reset link). */
+export async function hasPassword(tx: Tx, id: string): Promise<boolean> {
+  const row = await executor(tx).selectFrom('users').select(sql<boolean>`password_hash is not null`.as('set')).where('id', '=', id).executeTakeFirst();
+  return row?.set === true;
+}
+
+/** The users whose phone number or SMS contact method is this number (SPEC section 10, SMS replies). */
+export async function usersBySmsNumber(tx: Tx, phone: string): Promise<{ id: string; name: string }[]> {
+  return executor(tx)
+    .selectFrom('users')
+    .select(['id', 'name'])
+    .where((eb) => eb.or([
+      eb('phone', '=', phone),
+      eb.exists(eb.selectFrom('contact_methods as m').select('m.id').whereRef('m.user_id', '=', 'users.id').where('m.type', '=', 'sms').where('m.address', '=', phone)),
+    ]))
+    .execute();
 }

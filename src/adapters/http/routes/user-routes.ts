@@ -1,10 +1,11 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { UserUseCases } from '../../../app/user-use-cases.ts';
-import { notFound } from '../../../domain/errors.ts';
+import { DomainError, notFound } from '../../../domain/errors.ts';
 import { channels } from '../../../domain/notification.ts';
-import type { User } from '../../../domain/user.ts';
+import { roles, type User } from '../../../domain/user.ts';
+import { allows } from '../../../domain/api-key.ts';
 import type { Tx } from '../../../ports/transact.ts';
 import { getUser, listUsers } from '../../postgres/user-store.ts';
 import type { Authenticator } from '../auth.ts';
@@ -32,9 +33,12 @@ const ContactMethodInput = Type.Object(
   { additionalProperties: false },
 );
 
+const Role = Type.Enum([...roles], { description: 'SPEC section 10: responder (default; the scopes read and write) or admin (admin). Setting it needs the admin scope.' });
+
 const userFields = {
   name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
   email: Type.String({ minLength: 3, maxLength: 320 }),
+  role: Type.Optional(Role),
   phone: Type.Optional(Nullable(Type.String({ maxLength: 20, description: 'E.164, such as +14155550100' }))),
   locale: Type.Optional(Type.String({ minLength: 1, maxLength: 35, description: 'templates fall back pt-BR → pt → en; default en' })),
   timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'an IANA name such as Europe/Lisbon; default UTC' })),
@@ -48,10 +52,11 @@ const PatchUser = Type.Object(
   { additionalProperties: false },
 );
 
-const UserBody = Type.Object({
+export const UserBody = Type.Object({
   id: Uuid,
   name: Type.String(),
   email: Type.String(),
+  role: Role,
   phone: Nullable(Type.String()),
   locale: Type.String(),
   timezone: Type.String(),
@@ -71,10 +76,11 @@ const ListQuery = Type.Object(
 
 const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ description: 'an ETag from a previous GET; 412 if the user changed since' })) });
 
-const presentUser = (u: User) => ({
+export const presentUser = (u: User) => ({
   id: u.id,
   name: u.name,
   email: u.email,
+  role: u.role,
   phone: u.phone,
   locale: u.locale,
   timezone: u.timezone,
@@ -83,6 +89,13 @@ const presentUser = (u: User) => ({
   created_at: u.created_at.toISOString(),
   updated_at: u.updated_at.toISOString(),
 });
+
+/** Roles are granted by admins only: a responder must not make themselves (or anyone) an admin. */
+function checkRoleChange(request: FastifyRequest, body: { role?: unknown }): void {
+  if (body.role !== undefined && !allows(request.principal?.scopes ?? [], 'admin')) {
+    throw new DomainError('FORBIDDEN', 'only an admin can set a role', { required: 'admin', field: 'body.role' });
+  }
+}
 
 export interface UserRouteDeps {
   users: UserUseCases;
@@ -106,11 +119,13 @@ export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fa
       body: CreateUser,
       response: { 201: UserBody, ...errors(400, 401, 403, 409, 413, 415, 429) },
     },
-  }, async (request, reply) =>
-    deps.idempotent(request, reply, 201, async (tx) => {
+  }, async (request, reply) => {
+    checkRoleChange(request, request.body);
+    return deps.idempotent(request, reply, 201, async (tx) => {
       const user = await deps.users.createWithin(tx, request.body);
       return { body: presentUser(user), headers: { location: `/v1/users/${user.id}`, etag: etagOf(user.version) } };
-    }));
+    });
+  });
 
   app.get('/v1/users', {
     onRequest: deps.auth.require('read'),
@@ -144,6 +159,7 @@ export const userRoutes = (deps: UserRouteDeps): FastifyPluginAsync => async (fa
       response: { 200: UserBody, ...errors(400, 401, 403, 404, 412, 413, 415, 429) },
     },
   }, async (request, reply) => {
+    checkRoleChange(request, request.body);
     const user = await deps.users.update(request.params.id, request.body, expectedVersion(request));
     reply.header('etag', etagOf(user.version));
     return presentUser(user);
