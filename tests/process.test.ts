@@ -5,13 +5,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase } from './helpers/test-database.ts';
 import { freePort } from '../src/adapters/free-port.ts';
 import { tracingHook } from './helpers/worker-process.ts';
 
 const mainScript = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const ADMIN_API_KEY = 'test-admin-key-0123456789abcdef';
+// Tests here start real processes: give them room on a loaded machine (see START_TIMEOUT_MS).
+vi.setConfig({ testTimeout: 90_000 });
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -99,6 +101,9 @@ async function exitOf(service: Service, timeoutMs = 15_000): Promise<Exit> {
   }
 }
 
+/** Starting takes 1-2 s on a quiet machine; two at once on a loaded 2-core machine took over 15 s. */
+const START_TIMEOUT_MS = 40_000;
+
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -120,7 +125,7 @@ async function waitReady(service: Service): Promise<void> {
     if (service.exit) throw new Error(`the service ${describeExit(service)}`);
     const response = await request(service, 'GET', '/ready').catch(() => undefined);
     return response?.status === 200 ? true : undefined;
-  });
+  }, START_TIMEOUT_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +319,7 @@ describe('the worker role', () => {
     await waitFor('the worker to start', async () => {
       if (worker.exit) throw new Error(`the worker ${describeExit(worker)}`);
       return worker.output().stdout.includes('Tocsin worker started') ? true : undefined;
-    });
+    }, START_TIMEOUT_MS);
     worker.child.kill('SIGTERM');
     expect(await exitOf(worker), describeExit(worker)).toEqual({ code: 0, signal: null });
   });
