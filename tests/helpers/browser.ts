@@ -1,33 +1,33 @@
 // A real headless Chromium (Debian's `chromium`, driven by playwright-core) for the console's tests,
 // an accessibility check with axe-core, and a TCP proxy that a test can cut to make the browser
 // lose its connection.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { requiredTool } from './required-tool.ts';
 
 export const chromiumTool = requiredTool('Chromium', { paths: ['/usr/bin/chromium'], install: 'apt-get install chromium' });
 
-/** Chromium with a fresh profile; `newContext` gives independent sessions (cookies) in it. */
+/**
+ * Chromium with a fresh profile; `newContext` gives independent sessions (cookies) in it.
+ * playwright-core's launch() gives Chromium a fresh temporary --user-data-dir of its own (and
+ * refuses one in `args`), and removes it on close.
+ */
 export async function launchChromium(executablePath: string) {
-  const profile = mkdtempSync(join(tmpdir(), 'tocsin-chromium-'));
   const browser = await chromium.launch({
     executablePath,
     headless: true,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`,
+      '--disable-component-update', '--disable-sync',
     ],
   });
   return {
     browser,
     async close() {
       await browser.close();
-      rmSync(profile, { recursive: true, force: true });
     },
   };
 }

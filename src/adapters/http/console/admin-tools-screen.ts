@@ -11,6 +11,9 @@ const TeamSelect = ({ id }: { id: string }) => html`<label for=${id}>Team</label
     ${[...directory.value.teams.values()].map((t) => html`<option value=${t.id}>${t.name}</option>`)}
   </select>`;
 
+/** The API answers intake URLs as paths; people copy them whole. */
+const absolute = (path: string) => new URL(path, location.href).href;
+
 function Shown({ intro, secrets }: { intro: string; secrets: [string, string][] }) {
   return html`<div class="note ok" role="status">
     <p>${intro} Copy ${secrets.length > 1 ? 'them' : 'it'} now: ${secrets.length > 1 ? 'they are' : 'it is'} shown only once.</p>
@@ -45,7 +48,7 @@ export function Integrations() {
       const { data } = await call(api.POST('/v1/integrations', {
         body: { type: text(form, 'type') as 'events_v2', name: text(form, 'name'), ...(team ? { team_id: team } : {}) },
       }));
-      setMade({ name: data.name, url: data.url, key: data.key });
+      setMade({ name: data.name, url: absolute(data.url), key: data.key });
       await list.reload();
     })}>
       <label for="integration-type">Type</label>
@@ -87,7 +90,7 @@ export function Heartbeats() {
       const { data } = await call(api.POST('/v1/heartbeats', {
         body: { name: text(form, 'name'), interval_seconds: Number(text(form, 'interval')), ...(team ? { team_id: team } : {}) },
       }));
-      setMade({ name: data.name, url: data.url });
+      setMade({ name: data.name, url: absolute(data.url) });
       await list.reload();
     })}>
       <label for="heartbeat-name">Name</label>

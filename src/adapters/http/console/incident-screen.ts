@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { all, api, call, get, type Incident, type Notification, type TimelineEvent } from './api.ts';
 import { concernsIncident, onLive } from './live.ts';
-import { Badge, Empty, ErrorNote, Notice, Time, actorName, debounce, directory, html, newKey, teamName, useFocusHeading, userName, when } from './ui.ts';
+import { Badge, Empty, ErrorNote, Notice, Time, actorName, coalesce, directory, html, newKey, teamName, useFocusHeading, userName, when } from './ui.ts';
 import { Attempts } from './notifications-screen.ts';
 
 interface Loaded {
@@ -31,7 +31,7 @@ export function IncidentPage({ id }: { id: string }) {
   const refresh = () => loadIncident(id).then((data) => { setLoaded(data); setError(undefined); }, setError);
   useEffect(() => {
     void refresh();
-    const reload = debounce(() => void refresh(), 100);
+    const reload = coalesce(refresh);
     return onLive((event) => { if (concernsIncident(event, id)) reload(); });
   }, [id]);
 

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, call, type Incident } from './api.ts';
 import { onLive } from './live.ts';
 import { go, withQuery } from './router.ts';
-import { Badge, Empty, ErrorNote, Time, debounce, directory, html, teamName, useFocusHeading, userName } from './ui.ts';
+import { Badge, Empty, ErrorNote, Time, coalesce, directory, html, teamName, useFocusHeading, userName } from './ui.ts';
 
 const tabs = [['open', 'Open'], ['acknowledged', 'Acknowledged'], ['resolved', 'Resolved'], ['all', 'All']] as const;
 type Status = 'open' | 'acknowledged' | 'resolved';
@@ -43,7 +43,7 @@ export function IncidentList({ query }: { query: URLSearchParams }) {
     void load();
     // New and changed incidents appear without a reload: the first page is read again after a
     // burst of events (a change can move an incident in or out of the filtered list).
-    const reload = debounce(() => void load(), 150);
+    const reload = coalesce(() => load());
     return onLive((event) => {
       if (event.type === 'resync' || event.type.startsWith('incident.')) reload();
     });

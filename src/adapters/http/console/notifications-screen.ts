@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, call, type Notification } from './api.ts';
 import { onLive, type LiveEvent } from './live.ts';
 import { go, withQuery } from './router.ts';
-import { Badge, Empty, ErrorNote, Notice, Time, debounce, html, useFocusHeading, userName, when } from './ui.ts';
+import { Badge, Empty, ErrorNote, Notice, Time, coalesce, html, useFocusHeading, userName, when } from './ui.ts';
 
 type Attempt = Notification['attempts'][number];
 
@@ -55,7 +55,7 @@ export function NotificationList({ query }: { query: URLSearchParams }) {
   useEffect(() => {
     setItems(undefined);
     void load();
-    const reload = debounce(() => void load(), 300);
+    const reload = coalesce(() => load());
     return onLive((event) => { if (touchesNotifications(event)) reload(); });
   }, [status, channel, priority]);
 
@@ -104,7 +104,7 @@ export function NotificationPage({ id }: { id: string }) {
   const load = () => call(api.GET('/v1/notifications/{id}', { params: { path: { id } } })).then(({ data }) => { setNotification(data); }, setError);
   useEffect(() => {
     void load();
-    const reload = debounce(() => void load(), 100);
+    const reload = coalesce(load);
     return onLive((event) => {
       const data = event.data ?? {};
       if (event.type === 'resync' || (event.type === 'notification.updated' && (data.id === id || (data.items ?? []).some((i) => i.id === id)))) reload();

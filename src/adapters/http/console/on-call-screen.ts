@@ -39,8 +39,7 @@ export function OnCall() {
               const fromSchedules = level.schedule_ids.flatMap((id) => now?.get(id)?.user_ids ?? []);
               const people = [...new Set([...level.user_ids, ...fromSchedules])];
               return html`<li>
-                <strong>Level ${level.level + 1}</strong> ${level.level === 0 ? 'at once' : `after ${Math.round(level.delay_seconds / 60)} min`}:
-                ${who(people)}
+                <strong>Level ${level.level + 1}</strong> ${`${level.level === 0 ? 'at once' : `after ${Math.round(level.delay_seconds / 60)} min`}: ${who(people)}`}
                 ${level.schedule_ids.length ? html` <span class="muted">(from ${level.schedule_ids.map((id) => schedules.get(id)?.name ?? 'a schedule').join(', ')})</span>` : null}
               </li>`;
             })}

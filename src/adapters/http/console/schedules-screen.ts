@@ -64,7 +64,10 @@ function FinalSchedule({ schedule }: { schedule: Schedule }) {
   const position = (iso: string) => ((new Date(iso).getTime() - since.getTime()) / span) * 100;
   const entries = final.data?.entries ?? [];
   const people = [...new Set(entries.flatMap((e) => e.user_ids))];
-  const days = Array.from({ length: 7 }, (_, i) => new Date(since.getTime() + i * DAY));
+  // A tick at each local midnight in the window.
+  const firstMidnight = new Date(since);
+  firstMidnight.setHours(24, 0, 0, 0);
+  const days = Array.from({ length: 7 }, (_, i) => new Date(firstMidnight.getTime() + i * DAY)).filter((d) => d < until);
   return html`<section class="final" aria-labelledby="final-heading">
     <h2 id="final-heading">${schedule.name}: the next 7 days</h2>
     <${ErrorNote} error=${final.error} />

@@ -76,13 +76,33 @@ export function useFocusHeading() {
   return ref;
 }
 
-/** Calls `run` at most once per `ms`, trailing: live events come in bursts. */
-export function debounce(run: () => void, ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return () => {
-    clearTimeout(timer);
-    timer = setTimeout(run, ms);
+/**
+ * Runs `run` at once, and while it runs collapses every further call into one more run after it:
+ * the first live event of a burst is shown without delay, and a burst costs two reloads, not one
+ * per event.
+ */
+export function coalesce(run: () => Promise<unknown>) {
+  let running = false;
+  let again = false;
+  const go = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await run();
+    } catch {
+      // The screen shows its own errors; a failed reload is retried by the next event.
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        void go();
+      }
+    }
   };
+  return () => void go();
 }
 
 /** People, teams, policies and schedules by id, loaded once and again after an administrator changes them. */
