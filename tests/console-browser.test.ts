@@ -295,6 +295,13 @@ describe(`the web console in Chromium${chromiumTool.label}`, { timeout: 60_000 }
     expect(found).toEqual({});
   }, 180_000);
 
+  it('signs out', async () => {
+    await rui.page.getByRole('button', { name: 'Sign out' }).click();
+    await rui.page.getByRole('heading', { name: 'Sign in to Tocsin' }).waitFor();
+    await rui.page.reload();
+    await rui.page.getByRole('heading', { name: 'Sign in to Tocsin' }).waitFor();
+  });
+
   it('loads at most 150 KB of JavaScript and CSS, gzipped, to sign in and show the incident list', async () => {
     const context = await browser.newContext();
     const fresh = await context.newPage();

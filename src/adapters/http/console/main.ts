@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { effect } from '@preact/signals';
-import { api, call, signedOut, problemText, type User } from './api.ts';
+import { Problem, api, call, signedOut, problemText, type User } from './api.ts';
 import { connection, startLive, stopLive } from './live.ts';
 import { html, loadDirectory } from './ui.ts';
 import { me, route } from './router.ts';
@@ -14,12 +14,14 @@ import { NotificationList, NotificationPage } from './notifications-screen.ts';
 import { OnCall } from './on-call-screen.ts';
 import { Admin } from './admin-screen.ts';
 
+/** Who is signed in: a 401 means nobody (the sign-in page); anything else is said as an error. */
 async function whoAmI() {
   try {
     const { data } = await call(api.GET('/v1/me'));
     me.value = data;
-  } catch {
-    me.value = null;
+  } catch (problem) {
+    if (problem instanceof Problem && problem.status === 401) me.value = null;
+    else throw problem;
   }
 }
 
@@ -88,7 +90,10 @@ function App() {
   const [error, setError] = useState<unknown>();
   useEffect(() => { whoAmI().catch(setError); }, []);
   const user = me.value;
-  if (error) return html`<p class="note error" role="alert">${problemText(error)}</p>`;
+  if (error) {
+    return html`<main id="main"><p class="note error" role="alert">${problemText(error)}</p>
+      <button type="button" onClick=${() => { setError(undefined); whoAmI().catch(setError); }}>Try again</button></main>`;
+  }
   if (user === undefined) return html`<p class="loading">Loading Tocsin…</p>`;
   if (user === null) return html`<main id="main"><${SignIn} onSignedIn=${(signed: User) => { me.value = signed; }} /></main>`;
   return html`<${Layout} user=${user} />`;
