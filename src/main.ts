@@ -5,7 +5,7 @@ import closeWithGrace from 'close-with-grace';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { makeLogger } from './logger.ts';
-import { startService } from './service.ts';
+import { makeInviteTool, startService } from './service.ts';
 import { countActiveKeys, createApiKey } from './adapters/postgres/api-key-store.ts';
 import { makeDatabase, makePool, migrateToLatest } from './adapters/postgres/database.ts';
 import { readerOf } from './adapters/postgres/transact.ts';
@@ -16,25 +16,46 @@ import { activeTracing, shutdownTracing, tracingRequested } from './adapters/tel
 const roles = ['all', 'api', 'worker', 'migrate'] as const;
 type Role = (typeof roles)[number];
 
-const usage = `usage: tocsin [all|api|worker|migrate]
+const usage = `usage: tocsin [all|api|worker|migrate] | tocsin invite <email>
   all      API and worker in one process (the default; what npm start runs)
   api      the HTTP API only; run several behind a load balancer
   worker   the queue workers only; run as many as the load needs
   migrate  apply database migrations and exit
+  invite   print a one-time link (24 h) where the user with this email sets a password;
+           a user nobody has yet is created as an admin first
 Configuration is read from environment variables; see the README.`;
+
+/** The account the first start makes for a person; its email can be changed once signed in. */
+const FIRST_ADMIN_EMAIL = 'admin@tocsin.local';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-async function run(role: Role, config: Config, logger: Logger): Promise<void> {
+async function run(role: Role | 'invite', config: Config, logger: Logger): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
     // SPEC section 1: any user, any folder. As root, PostgreSQL runs as the user "postgres"; when
     // that user cannot reach this checkout, binaries and data live in /var/lib/tocsin/<id>/.
     say('No DATABASE_URL: starting the embedded PostgreSQL ...');
-    embedded = await startEmbeddedPostgres({ checkout: process.cwd(), log: (message) => logger.warn(message) });
+    embedded = await startEmbeddedPostgres({ checkout: process.cwd(), log: (message) => logger.warn(message), reuseRunning: role === 'invite' });
     say(embedded.notice);
     databaseUrl = embedded.url;
+  }
+
+  if (role === 'invite') {
+    // SPEC section 10: `npx tocsin invite <email>`.
+    const db = makeDatabase(makePool(databaseUrl, 2));
+    try {
+      await migrateToLatest(db);
+      const email = process.argv[3]!;
+      const link = await makeInviteTool({ db, config, logger })(email);
+      if (link.created) say(`Created the admin account ${email}.`);
+      say(`Setup link for ${email} (one use, until ${link.expires_at.toISOString()}):\n  ${link.url}`);
+    } finally {
+      await db.destroy();
+      await embedded?.stop();
+    }
+    return;
   }
 
   if (role === 'migrate') {
@@ -87,6 +108,9 @@ async function run(role: Role, config: Config, logger: Logger): Promise<void> {
   if (app && !config.ADMIN_API_KEY && (await countActiveKeys(readerOf(db))) === 0) {
     const created = await createApiKey(readerOf(db), { name: 'first admin', scopes: ['admin'] });
     say(`First start: created an admin API key (shown only now; keep it safe):\n  ${created.key}`);
+    // SPEC section 10: and a first admin account for a person, with a link to set its password.
+    const link = await makeInviteTool({ db, config, logger })(FIRST_ADMIN_EMAIL, 'Admin');
+    say(`First admin account: ${FIRST_ADMIN_EMAIL}. Set its password here (one use, 24 h), then sign in with it:\n  ${link.url}`);
   }
 }
 
@@ -96,7 +120,12 @@ async function main(): Promise<void> {
     say(usage);
     return;
   }
-  if (!(roles as readonly string[]).includes(arg)) {
+  if (arg === 'invite' && !/^\S+@\S+$/.test(process.argv[3] ?? '')) {
+    process.stderr.write(`tocsin invite needs an email address\n${usage}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (arg !== 'invite' && !(roles as readonly string[]).includes(arg)) {
     process.stderr.write(`unknown role "${arg}"\n${usage}\n`);
     process.exitCode = 2;
     return;
@@ -118,7 +147,7 @@ async function main(): Promise<void> {
     logger.warn('OTEL_EXPORTER_OTLP_ENDPOINT is set but tracing is off: start Tocsin with npm start, npx tocsin, or node --import=./src/adapters/telemetry/register.ts src/main.ts');
   }
   try {
-    await run(arg as Role, config, logger);
+    await run(arg as Role | 'invite', config, logger);
   } catch (error) {
     if (error instanceof EmbeddedPostgresError) {
       process.stderr.write(`tocsin: ${error.message}\n`);

@@ -20,6 +20,10 @@ import { makeScheduleUseCases } from './app/schedule-use-cases.ts';
 import { makeTemplateUseCases } from './app/template-use-cases.ts';
 import { makeUserUseCases } from './app/user-use-cases.ts';
 import { makeAccountUseCases } from './app/account-use-cases.ts';
+import { makeActionLinks } from './app/action-links.ts';
+import { makePageActions } from './app/page-action-use-cases.ts';
+import * as replyCodeStore from './adapters/postgres/reply-code-store.ts';
+import { actionLinkSecret } from './adapters/postgres/settings-store.ts';
 import * as sessionStore from './adapters/postgres/session-store.ts';
 import { buildApp } from './adapters/http/app.ts';
 import { makeMetrics } from './adapters/metrics.ts';
@@ -79,7 +83,7 @@ export interface Service {
 }
 
 /** Every feature's use cases, built once on one database and one queue. */
-function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger: Logger }) {
+function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger: Logger; actionLinkSecret: string }) {
   const { config } = deps;
   const clock = systemClock;
   const notifier = makeChangeNotifier(deps.db, deps.logger);
@@ -104,7 +108,10 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     references,
     policies: policyStore,
   });
+  const actionLinks = makeActionLinks({ secret: deps.actionLinkSecret, publicUrl: config.PUBLIC_URL });
   const paging = makePaging({
+    actionLink: actionLinks.url,
+    replyCodeFor: replyCodeStore.replyCodeFor,
     clock,
     channelProblem,
     users: userStore,
@@ -153,8 +160,40 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     }),
     setup: makeEscalationSetupUseCases({ policies: policyStore, teams: teamStore, references }),
     schedules,
+    pageActions: makePageActions({
+      reader: readerOf(deps.db),
+      links: actionLinks,
+      incidents: incidentStore,
+      users: userStore,
+      replyCodes: replyCodeStore,
+      incidentUseCases: incidents,
+    }),
     escalationRunner: makeEscalationRunner({ transact, clock, incidents: incidentStore, escalations: escalationStore, policies: policyStore, teams: teamStore, paging, changes }),
     summaries,
+  };
+}
+
+/**
+ * SPEC section 10, for the command line (`npx tocsin invite <email>`) and the first start: a
+ * one-time setup link for the user with this email, made an admin account first when nobody has
+ * that email. Needs only the database, not the queue.
+ */
+export function makeInviteTool(deps: { db: Database; config: Config; logger: Logger }) {
+  const transact = makeTransact(deps.db, makeChangeNotifier(deps.db, deps.logger));
+  const users = makeUserUseCases({ transact, users: userStore });
+  const accounts = makeAccountUseCases({
+    transact,
+    users: userStore,
+    sessions: sessionStore,
+    failures: makeFailureCounter(deps.db),
+    sessionTtlHours: deps.config.SESSION_TTL_HOURS,
+    publicUrl: deps.config.PUBLIC_URL,
+  });
+  return async function invite(email: string, name?: string): Promise<{ url: string; expires_at: Date; created: boolean }> {
+    const existing = await accounts.inviteByEmail(email);
+    if (existing) return { ...existing, created: false };
+    const user = await users.create({ name: name ?? email.split('@')[0]!, email, role: 'admin', contact_methods: [] });
+    return { ...(await accounts.invite(user.id)), created: true };
   };
 }
 
@@ -174,7 +213,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
   await createHeartbeatQueues(queue.boss);
   const metrics = makeMetrics({ db });
   const stopping = new AbortController();
-  const features = makeUseCases({ db, queue, config, logger });
+  const features = makeUseCases({ db, queue, config, logger, actionLinkSecret: await actionLinkSecret(db) });
   const { transact } = features;
 
   let providers: ReturnType<typeof makeProviders> | undefined;
@@ -237,6 +276,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
         templates: features.templates,
         users: features.users,
         accounts: features.accounts,
+        pageActions: features.pageActions,
         setup: features.setup,
         schedules: features.schedules,
         transact,

@@ -140,6 +140,16 @@ describe('sessions', () => {
     expect(made.json().created_by).toBe(`user:${ann.id}`);
     // Reads need no Origin.
     expect((await t.app.inject({ method: 'GET', url: `/v1/incidents/${made.json().id}`, headers: { cookie: ann.cookie } })).statusCode).toBe(200);
+    // What a person does is on the timeline under their id and name; a key keeps its own.
+    const acked = await t.app.inject({ method: 'PATCH', url: `/v1/incidents/${made.json().id}/status`, payload: { status: 'acknowledged' }, headers: { cookie: ann.cookie, ...origin } });
+    expect(acked.statusCode, acked.body).toBe(200);
+    await t.call({ method: 'POST', url: `/v1/incidents/${made.json().id}/comments`, payload: { body: 'from a tool' }, as: 'write' });
+    const events = (await t.app.inject({ method: 'GET', url: `/v1/incidents/${made.json().id}/events`, headers: { cookie: ann.cookie } })).json().data;
+    expect(events.map((e: { actor: string; actor_name: string | null }) => [e.actor, e.actor_name])).toEqual([
+      [`user:${ann.id}`, 'Ann'],
+      [`user:${ann.id}`, 'Ann'],
+      ['api_key:test writer', 'test writer'],
+    ]);
   });
 
   it('grants scopes by role: a responder reads and writes, an admin administers', async () => {

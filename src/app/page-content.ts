@@ -93,3 +93,20 @@ export function pageNotification(
     user_id: user.id,
   };
 }
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * SPEC section 10: every escalation page carries its action link, whatever its template says
+ * (a customised template cannot lose it), and an SMS page ends with the code to reply with.
+ */
+export function withPageActions(rendered: Rendered, channel: Channel, actionUrl: string, replyCode?: string): Rendered {
+  if (channel === 'sms') {
+    const code = replyCode ?? '';
+    return { ...rendered, content: `${rendered.content}\n${actionUrl}\nReply "${code} A" to acknowledge, "${code} R" to resolve. Code ${code}` };
+  }
+  if (rendered.content_type === 'html') {
+    return { ...rendered, content: `${rendered.content}\n<p><a href="${escapeHtml(actionUrl)}">Acknowledge or resolve this incident</a></p>` };
+  }
+  return { ...rendered, content: `${rendered.content}\n\nAcknowledge or resolve: ${actionUrl}` };
+}

@@ -15,7 +15,7 @@ import type * as TemplateStore from '../adapters/postgres/template-store.ts';
 import type * as UserStore from '../adapters/postgres/user-store.ts';
 import type { Enqueue, Summaries } from './notification-enqueue.ts';
 import type { ScheduleUseCases } from './schedule-use-cases.ts';
-import { incidentVariables, makePageRenderer, pageNotification } from './page-content.ts';
+import { incidentVariables, makePageRenderer, pageNotification, withPageActions } from './page-content.ts';
 
 // SPEC section 5: the incident lifecycle drives paging. Everything here runs inside the caller's
 // transaction (an incident created or changed, or the escalation job), so an incident change and
@@ -46,6 +46,10 @@ export function makePaging(deps: {
   escalationQueue: EscalationQueue;
   /** Who is on call in the schedules a level names, at the moment it is paged (SPEC sections 5 and 11). */
   onCall: Pick<ScheduleUseCases, 'whoIsOnCall'>;
+  /** SPEC section 10: the signed link a page carries, PUBLIC_URL/a/<token>. */
+  actionLink: (userId: string, incidentId: string, at: Date) => string;
+  /** SPEC section 10: the code an SMS page ends with, unique among the person's open incidents. */
+  replyCodeFor: (tx: Tx, userId: string, incidentId: string) => Promise<string>;
 }) {
   const { escalations, incidents } = deps;
 
@@ -107,10 +111,13 @@ export function makePaging(deps: {
           escalation: { level: step.level, round: step.round },
         };
         const { rendered, template, problem } = await render(PAGE_EVENT, method.type, user.locale, variables);
-        const row = pageNotification(incident, user, method.type, method.address, rendered, now, {
+        const actionUrl = deps.actionLink(user.id, incident.id, now);
+        const replyCode = method.type === 'sms' ? await deps.replyCodeFor(tx, user.id, incident.id) : undefined;
+        const row = pageNotification(incident, user, method.type, method.address, withPageActions(rendered, method.type, actionUrl, replyCode), now, {
           event: PAGE_EVENT,
           escalation: { run, round: step.round, level: step.level },
           template,
+          action_url: actionUrl,
         });
         rows.push(row);
         sent.push({
@@ -259,7 +266,10 @@ export function makePaging(deps: {
 
       const slug = `incident.${reason}`;
       const now = deps.clock.now();
-      const users = new Map((await deps.users.getUsers(tx, recipients.map((r) => r.user_id))).map((u) => [u.id, u]));
+      // SPEC section 10: a person is named by their name in what the others are told.
+      const personId = actor.startsWith('user:') ? actor.slice('user:'.length) : undefined;
+      const users = new Map((await deps.users.getUsers(tx, [...recipients.map((r) => r.user_id), ...(personId ? [personId] : [])])).map((u) => [u.id, u]));
+      const actorName = personId ? (users.get(personId)?.name ?? actor) : actor;
       const team = incident.team_id ? await deps.teams.getTeam(tx, incident.team_id) : undefined;
       const render = makePageRenderer(deps.templates, tx);
       const rows: NewNotificationRow[] = [];
@@ -272,7 +282,7 @@ export function makePaging(deps: {
           incident: incidentVariables(incident),
           user: { id: person.id, name: person.name },
           team: team ? { id: team.id, name: team.name } : null,
-          actor,
+          actor: actorName,
           note: note ?? '',
         };
         const { rendered, template } = await render(slug, recipient.channel, person.locale, variables);

@@ -115,6 +115,8 @@ export interface TimelineEvent {
   incident_id: string;
   type: TimelineEventType;
   actor: string;
+  /** SPEC section 10: the person's (or the key's) name; null for Tocsin itself. Set when read. */
+  actor_name?: string | null;
   data: Record<string, unknown>;
   created_at: Date;
 }

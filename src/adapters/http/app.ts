@@ -13,6 +13,7 @@ import type { ScheduleUseCases } from '../../app/schedule-use-cases.ts';
 import type { TemplateUseCases } from '../../app/template-use-cases.ts';
 import type { UserUseCases } from '../../app/user-use-cases.ts';
 import type { AccountUseCases } from '../../app/account-use-cases.ts';
+import type { PageActions } from '../../app/page-action-use-cases.ts';
 import type { Transact, Tx } from '../../ports/transact.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RateLimitCounter } from '../postgres/rate-limit-store.ts';
@@ -33,6 +34,7 @@ import { systemRoutes, type Readiness } from './routes/system-routes.ts';
 import { templateRoutes } from './routes/template-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
+import { deadLink, pageActionRoutes } from './routes/page-action-routes.ts';
 import { makeSessionAuth } from './session-auth.ts';
 import { registerStreamRoutes } from './routes/stream-routes.ts'; // issue 12
 import { consoleRoutes } from './console-routes.ts'; // issue 14
@@ -50,6 +52,8 @@ export interface AppDeps {
   schedules: ScheduleUseCases;
   /** SPEC section 10: sign-in, sessions, setup links. */
   accounts: AccountUseCases;
+  /** SPEC section 10: acting on a page from the page (action links, SMS replies). */
+  pageActions: PageActions;
   /** Units of work for Idempotency-Key (the stored answer commits with what it describes). */
   transact: Transact;
   /** For plain reads, outside any transaction (STYLE habit 7: a read route calls a store directly). */
@@ -71,6 +75,8 @@ export interface AppDeps {
     TRUST_PROXY: boolean | number | string[];
     /** SPEC section 10: how long an unused session lasts. */
     SESSION_TTL_HOURS: number;
+    /** SPEC section 10: checks the signature of inbound SMS. */
+    SMS_AUTH_TOKEN?: string | undefined;
   };
   /** Issue 12 (SPEC section 7): fans the change feed out to this process's stream clients. */
   streamHub: StreamHub;
@@ -105,6 +111,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // handler; without this Fastify answers in its own shape and without an X-Request-ID.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
+      // SPEC section 10: a mangled action link (too long, bad escapes) still gets a page, not JSON.
+      if (request.url.startsWith('/a/')) return void deadLink(reply, 'invalid');
       errorHandler(error, request, reply);
     },
     ajv: {
@@ -180,6 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(userRoutes({ users: deps.users, reader, auth, idempotent }));
   // SPEC section 10: people sign in.
   await app.register(sessionRoutes({ accounts: deps.accounts, sessions, reader, auth }));
+  await app.register(pageActionRoutes({ actions: deps.pageActions, publicUrl: deps.config.PUBLIC_URL, smsAuthToken: deps.config.SMS_AUTH_TOKEN }));
   await app.register(escalationRoutes({ setup: deps.setup, reader, auth, idempotent }));
   // SPEC section 11: on-call schedules.
   await app.register(scheduleRoutes({ schedules: deps.schedules, reader, auth, idempotent, publicUrl: deps.config.PUBLIC_URL, intakePerMinute }));

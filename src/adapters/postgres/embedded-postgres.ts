@@ -97,9 +97,34 @@ export function startCluster(options: { binaries: string; dataDir: string; port:
   });
 }
 
-export async function startEmbeddedPostgres(options: { checkout: string; log: (message: string) => void }): Promise<EmbeddedDatabase> {
+/** The port of the embedded server when one is running on this data (postmaster.pid, line 4). */
+async function runningPort(dataDir: string): Promise<number | undefined> {
+  let lines: string[];
+  try {
+    lines = (await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return port;
+}
+
+export async function startEmbeddedPostgres(options: { checkout: string; log: (message: string) => void; reuseRunning?: boolean }): Promise<EmbeddedDatabase> {
   const home = await postgresHome(options.checkout);
   const firstStart = !existsSync(path.join(home.dataDir, 'PG_VERSION'));
+  // A command run beside `npm start` (npx tocsin invite) uses the server already running.
+  const port = options.reuseRunning && !firstStart ? await runningPort(home.dataDir) : undefined;
+  if (port !== undefined) {
+    const secret = (await fs.readFile(home.passwordFile, 'utf8')).trim();
+    return { url: `postgres://postgres:${encodeURIComponent(secret)}@127.0.0.1:${port}/tocsin`, firstStart: false, stop: async () => {}, notice: `Using the embedded PostgreSQL already running on port ${port}` };
+  }
   let password: string;
   if (firstStart) {
     password = randomBytes(18).toString('base64url');

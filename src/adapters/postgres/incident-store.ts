@@ -15,6 +15,15 @@ const incidentColumns = [
 
 const eventColumns = ['id', 'incident_id', 'type', 'actor', 'data', 'created_at'] as const;
 
+/**
+ * SPEC section 10: who `actor` is, in words: a person's name for `user:<id>`, a key's name for
+ * `api_key:<name>`, null for Tocsin itself. Looked up when read (users are never deleted, and a
+ * renamed person shows under their current name), so writing the timeline costs nothing more.
+ */
+const actorName = sql<string | null>`case
+  when actor like 'user:%' then (select u.name from users u where u.id::text = substr(actor, 6))
+  when actor like 'api_key:%' then substr(actor, 9) end`.as('actor_name');
+
 export interface NewTimelineEvent {
   incident_id: string;
   type: TimelineEventType;
@@ -59,7 +68,7 @@ export async function listIncidents(tx: Tx, filter: IncidentFilter) {
 
 /** An incident's timeline, oldest first, a page at a time, in the order events were written (seq). */
 export async function listTimeline(tx: Tx, incidentId: string, filter: PageFilter) {
-  let query = executor(tx).selectFrom('incident_events').select([...eventColumns, 'seq']).where('incident_id', '=', incidentId);
+  let query = executor(tx).selectFrom('incident_events').select([...eventColumns, 'seq', actorName]).where('incident_id', '=', incidentId);
   if (filter.cursor) {
     const [seq] = decodeKeyCursor(filter.cursor, ['integer']);
     query = query.where(sql<boolean>`seq > ${seq}`);
@@ -135,7 +144,7 @@ export async function appendTimeline(tx: Tx, event: NewTimelineEvent): Promise<T
   const row = await executor(tx)
     .insertInto('incident_events')
     .values({ ...event, data: JSON.stringify(event.data) })
-    .returning(eventColumns)
+    .returning([...eventColumns, actorName])
     .executeTakeFirstOrThrow();
   return row as TimelineEvent;
 }

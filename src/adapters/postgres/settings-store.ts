@@ -12,3 +12,10 @@ export async function webhookSigningSecret(db: Executor, configured: string | un
   const row = await db.selectFrom('settings').select('value').where('name', '=', 'webhook_signing_secret').executeTakeFirstOrThrow();
   return row.value;
 }
+
+/** SPEC section 10: the secret that signs action links, generated once and kept in PostgreSQL. */
+export async function actionLinkSecret(db: Executor): Promise<string> {
+  await db.insertInto('settings').values({ name: 'action_link_secret', value: randomBytes(32).toString('base64url') }).onConflict((oc) => oc.column('name').doNothing()).execute();
+  const row = await db.selectFrom('settings').select('value').where('name', '=', 'action_link_secret').executeTakeFirstOrThrow();
+  return row.value;
+}

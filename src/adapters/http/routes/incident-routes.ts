@@ -84,7 +84,8 @@ const ListQuery = Type.Object(
 const EventBody = Type.Object({
   id: Uuid,
   type: Type.String(),
-  actor: Type.String(),
+  actor: Type.String({ description: 'user:<id> for a person (SPEC section 10), api_key:<name> for a tool, tocsin for Tocsin itself' }),
+  actor_name: Nullable(Type.String({ description: "the person's or the API key's name; null for Tocsin itself" })),
   data: Type.Record(Type.String(), Type.Unknown()),
   created_at: Timestamp,
 });
@@ -100,6 +101,7 @@ const presentEvent = (event: TimelineEvent) => ({
   id: event.id,
   type: event.type,
   actor: event.actor,
+  actor_name: event.actor_name ?? null,
   data: event.data,
   created_at: event.created_at.toISOString(),
 });
