@@ -11,7 +11,7 @@ type Json<T> = T extends { content: { 'application/json': infer Body } } ? Body 
 /** The JSON body of a path's GET answer. */
 export type Got<P extends keyof paths> = paths[P] extends { get: { responses: { 200: infer R } } } ? Json<R> : never;
 export type Incident = Got<'/v1/incidents/{id}'>;
-export type TimelineEvent = Got<'/v1/incidents/{id}/events'>['data'][number] & { actor_name?: string | null };
+export type TimelineEvent = Got<'/v1/incidents/{id}/events'>['data'][number];
 export type Notification = Got<'/v1/notifications/{id}'>;
 export type User = Got<'/v1/users/{id}'> & { role?: string };
 export type Team = Got<'/v1/teams/{id}'>;
