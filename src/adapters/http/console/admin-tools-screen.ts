@@ -24,7 +24,7 @@ function Shown({ intro, secrets }: { intro: string; secrets: [string, string][] 
 export function Integrations() {
   const list = useLoad(() => all((cursor) => get(api.GET('/v1/integrations', { params: { query: { limit: 500, cursor } } }))), []);
   const create = useCreate();
-  const [made, setMade] = useState<{ name: string; url: string; key: string }>();
+  const [made, setMade] = useState<{ name: string; type: string; url: string; key: string }>();
   const [error, setError] = useState<unknown>();
   async function remove(id: string) {
     try {
@@ -35,7 +35,9 @@ export function Integrations() {
     }
   }
   return html`<div class="admin">
-    ${made ? html`<${Shown} intro=${`Integration ${made.name} is ready. Point the tool at this URL (Events API v2 tools send the key as routing_key).`} secrets=${[['URL', made.url], ['Key', made.key]]} />` : null}
+    ${made ? html`<${Shown} intro=${made.type === 'alertmanager'
+      ? `Integration ${made.name} is ready. Put this URL in a webhook_configs entry of Alertmanager (the key is part of it).`
+      : `Integration ${made.name} is ready. Tools send events to this URL with the key as routing_key.`} secrets=${[['URL', made.url], ['Key', made.key]]} />` : null}
     <${ErrorNote} error=${list.error ?? error} />
     ${list.data?.length === 0 ? html`<${Empty}>No integrations yet. Connect Alertmanager or any PagerDuty Events v2 tool below.<//>` : null}
     ${list.data?.length ? html`<ul class="cards">${list.data.map((i) => html`<li class="card row">
@@ -48,7 +50,7 @@ export function Integrations() {
       const { data } = await call(api.POST('/v1/integrations', {
         body: { type: text(form, 'type') as 'events_v2', name: text(form, 'name'), ...(team ? { team_id: team } : {}) },
       }));
-      setMade({ name: data.name, url: absolute(data.url), key: data.key });
+      setMade({ name: data.name, type: data.type, url: absolute(data.url), key: data.key });
       await list.reload();
     })}>
       <label for="integration-type">Type</label>
