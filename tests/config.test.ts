@@ -48,6 +48,13 @@ describe('configuration', () => {
     expect(message).toContain('SHUTDOWN_TIMEOUT_SECONDS');
   });
 
+  it('reads SESSION_TTL_HOURS (SPEC section 10): 12 by default, decimals allowed, above 0', () => {
+    expect(loadConfig({})).toMatchObject({ SESSION_TTL_HOURS: 12 });
+    expect(loadConfig({ SESSION_TTL_HOURS: '0.5' })).toMatchObject({ SESSION_TTL_HOURS: 0.5 });
+    expect(() => loadConfig({ SESSION_TTL_HOURS: '0' })).toThrow(/SESSION_TTL_HOURS/);
+    expect(() => loadConfig({ SESSION_TTL_HOURS: 'a day' })).toThrow(/SESSION_TTL_HOURS/);
+  });
+
   it('reads the stream variables of issue 12: a postgres DATABASE_LISTEN_URL, decimal EVENT_RETENTION_HOURS, a bounded heartbeat', () => {
     expect(loadConfig({})).toMatchObject({ EVENT_RETENTION_HOURS: 24, STREAM_HEARTBEAT_SECONDS: 15 });
     expect(loadConfig({}).DATABASE_LISTEN_URL).toBeUndefined();

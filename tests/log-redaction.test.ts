@@ -97,4 +97,18 @@ describe('log redaction', () => {
     expect(log).toContain('no route GET /v1/heartbeats/[redacted]/pong');
     expect(log).not.toMatch(/authorization|cookie/i);
   });
+
+  it('keeps passwords, session cookies and setup tokens out of the logs (SPEC section 10)', async () => {
+    const user = (await t.call({ method: 'POST', url: '/v1/users', payload: { name: 'Bo', email: 'bo-logs@example.com' } })).json();
+    const link = (await t.call({ method: 'POST', url: `/v1/users/${user.id}/invite` })).json().url as string;
+    const token = new URL(link).hash.replace('#token=', '');
+    const password = 'log-me-not-password-42';
+    const setup = await t.app.inject({ method: 'POST', url: '/v1/setup', payload: { token, password } });
+    expect(setup.statusCode).toBe(201);
+    const session = setup.cookies.find((c) => c.name === 'tocsin_session')!.value;
+    expect((await t.app.inject({ method: 'POST', url: '/v1/sessions', payload: { email: 'bo-logs@example.com', password: `${password}x` } })).statusCode).toBe(401);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/me', headers: { cookie: `tocsin_session=${session}` } })).statusCode).toBe(200);
+    const log = lines.join('\n');
+    for (const secret of [token, password, session]) expect(log.includes(secret)).toBe(false);
+  });
 });

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { makeActionLinks } from '../src/app/action-links.ts';
+import { deleteStaleReplyCodes } from '../src/adapters/postgres/reply-code-store.ts';
+import { readerOf } from '../src/adapters/postgres/transact.ts';
 import { twilioSignature } from '../src/adapters/http/routes/page-action-routes.ts';
 import { eventually, startHttpReceiver, startSmtpReceiver, type HttpReceiver } from './helpers/receivers.ts';
 import { startTestApp, type TestApp } from './helpers/test-app.ts';
@@ -118,7 +121,7 @@ describe('action links', () => {
     const text = await eventually(() => smsTo(bob.phone)[0], 15_000, 'the SMS page');
     const token = linkIn(text)!;
     const forged = `${token.slice(0, 10)}${token[10] === 'A' ? 'B' : 'A'}${token.slice(11)}`;
-    const { rows } = await (await import('kysely')).sql<{ value: string }>`select value from settings where name = 'action_link_secret'`.execute(t.db);
+    const { rows } = await sql<{ value: string }>`select value from settings where name = 'action_link_secret'`.execute(t.db);
     const old = makeActionLinks({ secret: rows[0]!.value, publicUrl: PUBLIC_URL }).url(bob.id, id, new Date(Date.now() - 8 * 86_400_000));
     const cases: [string, number][] = [[forged, 404], ['not-a-token', 404], ['x'.repeat(290), 404], [linkIn(old)!, 410]];
     for (const [bad, expected] of cases) {
@@ -170,5 +173,9 @@ describe('SMS replies', () => {
     // Once resolved, the code is stale: nothing matches.
     expect((await inbound({ From: cy.phone, Body: `${code} A` })).body).toContain('reply with the code');
     expect(await status(id)).toBe('resolved');
+    // Housekeeping then drops the codes of resolved incidents.
+    expect(await deleteStaleReplyCodes(readerOf(t.db))).toBeGreaterThanOrEqual(1);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from sms_reply_codes where incident_id = ${id}`.execute(t.db);
+    expect(rows[0]!.n).toBe(0);
   });
 });

@@ -72,7 +72,7 @@ describe('bad input on the sign-in and page routes', () => {
 
   it('documents every new route in the OpenAPI document', async () => {
     const paths = Object.keys((await t.call({ method: 'GET', url: '/openapi.json', as: null })).json().paths);
-    for (const path of ['/v1/sessions', '/v1/sessions/current', '/v1/me', '/v1/users/{id}/invite', '/v1/setup', '/setup', '/a/{token}', '/v1/inbound/sms']) {
+    for (const path of ['/v1/sessions', '/v1/sessions/current', '/v1/me', '/v1/me/password', '/v1/users/{id}/invite', '/v1/setup', '/setup', '/a/{token}', '/v1/inbound/sms']) {
       expect(paths).toContain(path);
     }
   });

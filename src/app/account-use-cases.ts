@@ -15,6 +15,15 @@ export const SIGN_IN_LIMITS = { perEmail: 10, perAddress: 50, windowMs: 15 * 60_
 export const SETUP_LINK_TTL_HOURS = 24;
 export const MIN_PASSWORD_LENGTH = 12;
 
+function checkedPassword(password: string): string {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new DomainError('VALIDATION_ERROR', `invalid request: body.password must have at least ${MIN_PASSWORD_LENGTH} characters`, [
+      { field: 'body.password', message: `must have at least ${MIN_PASSWORD_LENGTH} characters` },
+    ]);
+  }
+  return password;
+}
+
 export interface SignedIn {
   user: User;
   token: string;
@@ -23,8 +32,8 @@ export interface SignedIn {
 
 export function makeAccountUseCases(deps: {
   transact: Transact;
-  users: Pick<typeof UserStore, 'credentialsByEmail' | 'getUser' | 'setPasswordHash' | 'userIdByEmail'>;
-  sessions: Pick<typeof SessionStore, 'createSession' | 'deleteUserSessions' | 'createSetupToken' | 'consumeSetupToken'>;
+  users: Pick<typeof UserStore, 'credentialsByEmail' | 'credentialsById' | 'getUser' | 'setPasswordHash' | 'userIdByEmail'>;
+  sessions: Pick<typeof SessionStore, 'createSession' | 'deleteUserSessions' | 'deleteOtherSessions' | 'createSetupToken' | 'consumeSetupToken'>;
   failures: FailureCounter;
   sessionTtlHours: number;
   publicUrl: string;
@@ -38,6 +47,24 @@ export function makeAccountUseCases(deps: {
       const session = await sessions.createSession(tx, userId, deps.sessionTtlHours);
       return { user, ...session };
     });
+  }
+
+  /**
+   * The sign-in failure counters of this email (whether or not it exists) and this address,
+   * refused with 429 when either is spent.
+   */
+  async function throttled(email: string, address: string): Promise<string[]> {
+    const emailKey = `sign-in:email:${createHash('sha256').update(email.trim().toLowerCase()).digest('base64url')}`;
+    const addressKey = `sign-in:address:${address}`;
+    const waitMs = await deps.failures.blockedForMs([
+      { key: emailKey, max: SIGN_IN_LIMITS.perEmail },
+      { key: addressKey, max: SIGN_IN_LIMITS.perAddress },
+    ]);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new DomainError('RATE_LIMIT_EXCEEDED', `too many failed sign-ins; retry in ${seconds} seconds`, { retry_after_seconds: seconds });
+    }
+    return [emailKey, addressKey];
   }
 
   async function invite(userId: string): Promise<{ url: string; expires_at: Date }> {
@@ -57,23 +84,33 @@ export function makeAccountUseCases(deps: {
      * answer is 429 without checking anything.
      */
     async signIn(email: string, password: string, address: string): Promise<SignedIn> {
-      const emailKey = `sign-in:email:${createHash('sha256').update(email.trim().toLowerCase()).digest('base64url')}`;
-      const addressKey = `sign-in:address:${address}`;
-      const waitMs = await deps.failures.blockedForMs([
-        { key: emailKey, max: SIGN_IN_LIMITS.perEmail },
-        { key: addressKey, max: SIGN_IN_LIMITS.perAddress },
-      ]);
-      if (waitMs > 0) {
-        const seconds = Math.ceil(waitMs / 1000);
-        throw new DomainError('RATE_LIMIT_EXCEEDED', `too many failed sign-ins; retry in ${seconds} seconds`, { retry_after_seconds: seconds });
-      }
+      const keys = await throttled(email, address);
       const found = await deps.transact.single((tx) => users.credentialsByEmail(tx, email.trim()));
       const matches = await verifyPassword(password, found?.password_hash ?? DUMMY_HASH);
       if (!found?.password_hash || !matches) {
-        await deps.failures.fail([emailKey, addressKey], SIGN_IN_LIMITS.windowMs);
+        await deps.failures.fail(keys, SIGN_IN_LIMITS.windowMs);
         throw new DomainError('INVALID_CREDENTIALS', 'the email address or the password is wrong');
       }
       return startSession(found.id);
+    },
+
+    /**
+     * POST /v1/me/password: a person signed in changes their password, giving the current one
+     * (counted and throttled like a sign-in). Every other session of theirs ends; this one stays.
+     */
+    async changePassword(userId: string, sessionToken: string, current: string, next: string, address: string): Promise<void> {
+      const found = await deps.transact.single((tx) => users.credentialsById(tx, userId));
+      if (!found) throw new DomainError('UNAUTHORIZED', 'the account no longer exists');
+      const keys = await throttled(found.email, address);
+      if (!found.password_hash || !(await verifyPassword(current, found.password_hash))) {
+        await deps.failures.fail(keys, SIGN_IN_LIMITS.windowMs);
+        throw new DomainError('INVALID_CREDENTIALS', 'the current password is wrong');
+      }
+      const hash = await hashPassword(checkedPassword(next));
+      await deps.transact(async (tx) => {
+        await users.setPasswordHash(tx, userId, hash);
+        await sessions.deleteOtherSessions(tx, userId, sessionToken);
+      });
     },
 
     /** POST /v1/users/:id/invite: a one-time link to set a password (a reset link if one is set). */
@@ -90,13 +127,8 @@ export function makeAccountUseCases(deps: {
      * password change signs out everywhere else), and signs them in.
      */
     async setPassword(token: string, password: string): Promise<SignedIn> {
-      if (password.length < MIN_PASSWORD_LENGTH) {
-        throw new DomainError('VALIDATION_ERROR', `invalid request: body.password must have at least ${MIN_PASSWORD_LENGTH} characters`, [
-          { field: 'body.password', message: `must have at least ${MIN_PASSWORD_LENGTH} characters` },
-        ]);
-      }
       // Hashed before the transaction, so no connection waits on scrypt.
-      const hash = await hashPassword(password);
+      const hash = await hashPassword(checkedPassword(password));
       const userId = await deps.transact(async (tx) => {
         const id = await sessions.consumeSetupToken(tx, token);
         if (!id) {

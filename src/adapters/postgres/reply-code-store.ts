@@ -39,3 +39,10 @@ export async function incidentOfReplyCode(tx: Tx, userIds: string[], code: strin
     where c.user_id = any(${userIds}::uuid[]) and c.code = ${code} and i.status <> 'resolved'`.execute(executor(tx));
   return rows;
 }
+
+/** Housekeeping: the codes of resolved incidents match nothing any more. */
+export async function deleteStaleReplyCodes(tx: Tx): Promise<number> {
+  const { numAffectedRows } = await sql`
+    delete from sms_reply_codes c using incidents i where i.id = c.incident_id and i.status = 'resolved'`.execute(executor(tx));
+  return Number(numAffectedRows ?? 0);
+}

@@ -59,6 +59,12 @@ export async function deleteUserSessions(tx: Tx, userId: string): Promise<number
   return Number(result.numDeletedRows);
 }
 
+/** Ends every session of a user but this one (the person changed their password in it). */
+export async function deleteOtherSessions(tx: Tx, userId: string, keepToken: string): Promise<number> {
+  const result = await executor(tx).deleteFrom('sessions').where('user_id', '=', userId).where('token_hash', '<>', hashToken(keepToken)).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** Housekeeping: sessions and setup links that expired. */
 export async function deleteExpiredSessions(tx: Tx): Promise<number> {
   const sessions = await executor(tx).deleteFrom('sessions').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst();

@@ -175,6 +175,10 @@ export async function credentialsByEmail(tx: Tx, email: string): Promise<{ id: s
   return executor(tx).selectFrom('users').select(['id', 'password_hash']).where(sql<boolean>`lower(email) = lower(${email})`).executeTakeFirst();
 }
 
+export async function credentialsById(tx: Tx, id: string): Promise<{ id: string; email: string; password_hash: string | null } | undefined> {
+  return executor(tx).selectFrom('users').select(['id', 'email', 'password_hash']).where('id', '=', id).executeTakeFirst();
+}
+
 /** Sets a user's password hash (SPEC section 10); the caller ends their sessions in the same transaction. */
 export async function setPasswordHash(tx: Tx, id: string, hash: string): Promise<void> {
   await executor(tx).updateTable('users').set({ password_hash: hash }).where('id', '=', id).execute();

@@ -7,6 +7,7 @@ import { deleteOldRateLimitWindows } from '../postgres/rate-limit-store.ts';
 import { deleteChangesBefore } from '../postgres/change-store.ts';
 import { deleteExpiredStreamTickets } from '../postgres/stream-ticket-store.ts';
 import { deleteExpiredSessions } from '../postgres/session-store.ts';
+import { deleteStaleReplyCodes } from '../postgres/reply-code-store.ts';
 import { readerOf } from '../postgres/transact.ts';
 
 export const MAINTENANCE_QUEUE = 'tocsin-maintenance';
@@ -28,6 +29,7 @@ export async function startMaintenanceWorker(deps: { boss: PgBoss; db: Database;
       events: await deleteChangesBefore(deps.db, new Date(Date.now() - deps.eventRetentionHours * 3_600_000)),
       stream_tickets: await deleteExpiredStreamTickets(readerOf(deps.db)),
       sessions_and_setup_links: await deleteExpiredSessions(readerOf(deps.db)),
+      sms_reply_codes: await deleteStaleReplyCodes(readerOf(deps.db)),
     };
     deps.logger.info({ removed }, 'maintenance done');
     return removed;

@@ -32,6 +32,14 @@ const SetPassword = Type.Object(
   { additionalProperties: false },
 );
 
+const ChangePassword = Type.Object(
+  {
+    current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+    password: Type.String({ minLength: MIN_PASSWORD_LENGTH, maxLength: 1024, description: `the new password, at least ${MIN_PASSWORD_LENGTH} characters` }),
+  },
+  { additionalProperties: false },
+);
+
 const SessionBody = Type.Object({
   user: UserBody,
   expires_at: { ...Timestamp, description: 'when the session ends unless used; each use slides it to SESSION_TTL_HOURS from then' },
@@ -133,6 +141,22 @@ export const sessionRoutes = (deps: SessionRouteDeps): FastifyPluginAsync => asy
     person(request);
     if (request.session) await deleteSession(deps.reader, request.session.token);
     deps.sessions.clearCookie(reply);
+    return reply.code(204).send(null);
+  });
+
+  app.post('/v1/me/password', {
+    onRequest: deps.auth.require('read'),
+    schema: {
+      tags,
+      summary: 'Change the password of the person signed in; ends their other sessions, keeps this one',
+      description: 'A wrong current_password is 401 INVALID_CREDENTIALS and counts toward the sign-in throttling.',
+      body: ChangePassword,
+      response: { 204: Type.Null(), ...errors(400, 401, 403, 413, 415, 429) },
+    },
+  }, async (request, reply) => {
+    const id = person(request);
+    if (!request.session) throw new DomainError('UNAUTHORIZED', 'changing a password needs the session cookie');
+    await deps.accounts.changePassword(id, request.session.token, request.body.current_password, request.body.password, request.ip);
     return reply.code(204).send(null);
   });
 
