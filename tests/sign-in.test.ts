@@ -62,7 +62,7 @@ describe('signing in', () => {
       const tryUnknown = () => timed(unknown, `nobody-${i % 5}@example.com`, `10.2.${i}.1`);
       const [a, b] = i % 2 === 0
         ? await Promise.all([tryWrong(), tryUnknown()])
-        : await Promise.all([tryUnknown(), tryWrong()]).then(([u, w]) => [w, u]);
+        : await Promise.all([tryUnknown(), tryWrong()]).then(([u, w]) => [w, u] as const);
       expect(a.statusCode).toBe(401);
       expect(b.statusCode).toBe(401);
       expect(a.json().code).toBe('INVALID_CREDENTIALS');
