@@ -4007,6 +4007,141 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password of the person signed in; ends their other sessions, keeps this one
+         * @description A wrong current_password is 401 INVALID_CREDENTIALS and counts toward the sign-in throttling.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        current_password: string;
+                        /** @description the new password, at least 12 characters */
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every error has this shape (SPEC section 2) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A stable, machine-readable code such as VALIDATION_ERROR */
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape (SPEC section 2) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A stable, machine-readable code such as VALIDATION_ERROR */
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape (SPEC section 2) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A stable, machine-readable code such as VALIDATION_ERROR */
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape (SPEC section 2) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A stable, machine-readable code such as VALIDATION_ERROR */
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape (SPEC section 2) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A stable, machine-readable code such as VALIDATION_ERROR */
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                            request_id: string;
+                        };
+                    };
+                };
+                /** @description Every error has this shape (SPEC section 2) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A stable, machine-readable code such as VALIDATION_ERROR */
+                            code: string;
+                            details?: unknown;
+                            message: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics": {
         parameters: {
             query?: never;
