@@ -30,8 +30,7 @@ export function IncidentList({ query }: { query: URLSearchParams }) {
     try {
       const { data } = await call(api.GET('/v1/incidents', { params: { query: { ...filters, limit: 50, ...(cursor ? { cursor } : {}) } } }));
       setItems((before) => (cursor ? [...(before ?? []), ...data.data] : data.data));
-      if (!cursor) setNext(data.next_cursor ?? null);
-      else setNext(data.next_cursor ?? null);
+      setNext(data.next_cursor ?? null);
       setError(undefined);
     } catch (problem) {
       setError(problem);
