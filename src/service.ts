@@ -83,7 +83,7 @@ export interface Service {
 }
 
 /** Every feature's use cases, built once on one database and one queue. */
-function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger: Logger; actionLinkSecret: string }) {
+function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger: Logger }) {
   const { config } = deps;
   const clock = systemClock;
   const notifier = makeChangeNotifier(deps.db, deps.logger);
@@ -108,7 +108,7 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     references,
     policies: policyStore,
   });
-  const actionLinks = makeActionLinks({ secret: deps.actionLinkSecret, publicUrl: config.PUBLIC_URL });
+  const actionLinks = makeActionLinks({ secret: () => actionLinkSecret(deps.db), publicUrl: config.PUBLIC_URL });
   const paging = makePaging({
     actionLink: actionLinks.url,
     replyCodeFor: replyCodeStore.replyCodeFor,
@@ -213,7 +213,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
   await createHeartbeatQueues(queue.boss);
   const metrics = makeMetrics({ db });
   const stopping = new AbortController();
-  const features = makeUseCases({ db, queue, config, logger, actionLinkSecret: await actionLinkSecret(db) });
+  const features = makeUseCases({ db, queue, config, logger });
   const { transact } = features;
 
   let providers: ReturnType<typeof makeProviders> | undefined;

@@ -122,7 +122,7 @@ describe('action links', () => {
     const token = linkIn(text)!;
     const forged = `${token.slice(0, 10)}${token[10] === 'A' ? 'B' : 'A'}${token.slice(11)}`;
     const { rows } = await sql<{ value: string }>`select value from settings where name = 'action_link_secret'`.execute(t.db);
-    const old = makeActionLinks({ secret: rows[0]!.value, publicUrl: PUBLIC_URL }).url(bob.id, id, new Date(Date.now() - 8 * 86_400_000));
+    const old = await makeActionLinks({ secret: async () => rows[0]!.value, publicUrl: PUBLIC_URL }).url(bob.id, id, new Date(Date.now() - 8 * 86_400_000));
     const cases: [string, number][] = [[forged, 404], ['not-a-token', 404], ['x'.repeat(290), 404], [linkIn(old)!, 410]];
     for (const [bad, expected] of cases) {
       const got = await t.app.inject({ method: 'GET', url: `/a/${bad}` });

@@ -17,22 +17,33 @@ const uuidOf = (bytes: Buffer) => {
 
 export type LinkCheck = { ok: true; incident_id: string; user_id: string } | { ok: false; problem: 'invalid' | 'expired' };
 
-export function makeActionLinks(deps: { secret: string; publicUrl: string }) {
-  const mac = (body: Buffer) => createHmac('sha256', deps.secret).update('tocsin-action-link\0').update(body).digest().subarray(0, MAC_BYTES);
+/**
+ * `secret` is read when first needed and kept; a failed read is tried again at the next use (a
+ * process starts, and keeps working, while the settings table cannot be read for a moment).
+ */
+export function makeActionLinks(deps: { secret: () => Promise<string>; publicUrl: string }) {
+  let secret: Promise<string> | undefined;
+  const key = () => (secret ??= deps.secret().catch((error: unknown) => {
+    secret = undefined;
+    throw error;
+  }));
+  const macWith = (key: string, body: Buffer) => createHmac('sha256', key).update('tocsin-action-link\0').update(body).digest().subarray(0, MAC_BYTES);
   return {
-    url(userId: string, incidentId: string, at: Date): string {
+    async url(userId: string, incidentId: string, at: Date): Promise<string> {
+      const k = await key();
       const body = Buffer.alloc(BODY_BYTES);
       uuidBytes(incidentId).copy(body, 0);
       uuidBytes(userId).copy(body, 16);
       body.writeUInt32BE(Math.floor(at.getTime() / 1000) + ACTION_LINK_DAYS * 86_400, 32);
-      return `${deps.publicUrl}/a/${Buffer.concat([body, mac(body)]).toString('base64url')}`;
+      return `${deps.publicUrl}/a/${Buffer.concat([body, macWith(k, body)]).toString('base64url')}`;
     },
-    check(token: string, now: Date): LinkCheck {
+    async check(token: string, now: Date): Promise<LinkCheck> {
       if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) return { ok: false, problem: 'invalid' };
+      const k = await key();
       const bytes = Buffer.from(token, 'base64url');
       if (bytes.length !== BODY_BYTES + MAC_BYTES) return { ok: false, problem: 'invalid' };
       const body = bytes.subarray(0, BODY_BYTES);
-      if (!timingSafeEqual(mac(body), bytes.subarray(BODY_BYTES))) return { ok: false, problem: 'invalid' };
+      if (!timingSafeEqual(macWith(k, body), bytes.subarray(BODY_BYTES))) return { ok: false, problem: 'invalid' };
       if (body.readUInt32BE(32) * 1000 <= now.getTime()) return { ok: false, problem: 'expired' };
       return { ok: true, incident_id: uuidOf(body.subarray(0, 16)), user_id: uuidOf(body.subarray(16, 32)) };
     },

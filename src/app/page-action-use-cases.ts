@@ -30,7 +30,7 @@ export function makePageActions(deps: {
 }) {
   /** What a link leads to; a resolved incident's links have expired with it. */
   async function open(token: string, now = new Date()): Promise<LinkView> {
-    const checked = deps.links.check(token, now);
+    const checked = await deps.links.check(token, now);
     if (!checked.ok) return checked;
     const [incident, person] = await Promise.all([deps.incidents.getIncident(deps.reader, checked.incident_id), deps.users.getUser(deps.reader, checked.user_id)]);
     if (!incident || !person) return { ok: false, problem: 'invalid' };

@@ -47,7 +47,7 @@ export function makePaging(deps: {
   /** Who is on call in the schedules a level names, at the moment it is paged (SPEC sections 5 and 11). */
   onCall: Pick<ScheduleUseCases, 'whoIsOnCall'>;
   /** SPEC section 10: the signed link a page carries, PUBLIC_URL/a/<token>. */
-  actionLink: (userId: string, incidentId: string, at: Date) => string;
+  actionLink: (userId: string, incidentId: string, at: Date) => Promise<string>;
   /** SPEC section 10: the code an SMS page ends with, unique among the person's open incidents. */
   replyCodeFor: (tx: Tx, userId: string, incidentId: string) => Promise<string>;
 }) {
@@ -111,13 +111,15 @@ export function makePaging(deps: {
           escalation: { level: step.level, round: step.round },
         };
         const { rendered, template, problem } = await render(PAGE_EVENT, method.type, user.locale, variables);
-        const actionUrl = deps.actionLink(user.id, incident.id, now);
+        // A page goes out even if its link cannot be signed this moment (the secret unreadable).
+        const actionUrl = await deps.actionLink(user.id, incident.id, now).catch(() => undefined);
         const replyCode = method.type === 'sms' ? await deps.replyCodeFor(tx, user.id, incident.id) : undefined;
-        const row = pageNotification(incident, user, method.type, method.address, withPageActions(rendered, method.type, actionUrl, replyCode), now, {
+        const content = actionUrl ? withPageActions(rendered, method.type, actionUrl, replyCode) : rendered;
+        const row = pageNotification(incident, user, method.type, method.address, content, now, {
           event: PAGE_EVENT,
           escalation: { run, round: step.round, level: step.level },
           template,
-          action_url: actionUrl,
+          ...(actionUrl ? { action_url: actionUrl } : {}),
         });
         rows.push(row);
         sent.push({
