@@ -3,29 +3,24 @@
 // where each filtered value is rare (1 row in 100; a search word 1 in 1,000): walking the newest-first index and filtering
 // would then read the table, and only an index on the filtered column reads just a page. No
 // timings are asserted.
-import { sql, Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../src/adapters/postgres/schema.ts';
-import { makePool } from '../src/adapters/postgres/database.ts';
 import { listIncidents } from '../src/adapters/postgres/incident-store.ts';
 import { listNotifications } from '../src/adapters/postgres/notification-store.ts';
 import { listUsers } from '../src/adapters/postgres/user-store.ts';
 import { readerOf } from '../src/adapters/postgres/transact.ts';
+import { describePlan, queryPlanner, type PlanNode } from './helpers/query-plans.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 
 const ROWS = 60_000;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Kysely<DB>;
-let captured: CompiledQuery[] = [];
+let planOf: ReturnType<typeof queryPlanner>['planOf'];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  db = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: makePool(database.url, 2) }),
-    log: (event) => {
-      if (event.level === 'query') captured.push(event.query);
-    },
-  });
+  ({ db, planOf } = queryPlanner(database.url));
   await sql`
     insert into incidents (title, severity, status, team_id, created_by, created_at)
     select case when i % 1000 = 7 then 'rare incident ' else 'incident ' end || i,
@@ -56,35 +51,8 @@ afterAll(async () => {
   await database?.drop();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
-const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-
-/** Runs the store function, EXPLAINs its first query, and returns the plan's nodes. */
-async function planOf(run: () => Promise<unknown>): Promise<PlanNode[]> {
-  captured = [];
-  await run();
-  const query = captured[0]!;
-  const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>`explain (format json) ${sql.raw(inline(query))}`.execute(db);
-  return nodes(rows[0]!['QUERY PLAN'][0].Plan);
-}
-
-/** The query with its parameters written in as literals, so EXPLAIN plans what the list runs. */
-function inline(query: CompiledQuery): string {
-  return query.sql.replace(/\$(\d+)/g, (_, n: string) => {
-    const value = query.parameters[Number(n) - 1];
-    if (value instanceof Date) return `'${value.toISOString()}'::timestamptz`;
-    if (typeof value === 'number') return String(value);
-    return `'${String(value).replaceAll("'", "''")}'`;
-  });
-}
-
 function expectIndexed(plan: PlanNode[], table: string, index: string) {
-  const described = plan.map((n) => `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`).join(' / ');
+  const described = describePlan(plan);
   expect(plan.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === table), described).toEqual([]);
   expect(plan.some((n) => n['Index Name'] === index), described).toBe(true);
 }

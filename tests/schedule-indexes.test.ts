@@ -1,25 +1,25 @@
 // SPEC sections 2 and 11: what the schedule stores filter on is served by an index. Their own
 // queries (captured through kysely's log) are EXPLAINed on 20,000 schedules and 60,000
 // overrides, where each filtered value is rare; no timings are asserted.
-import { sql, Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makePool } from '../src/adapters/postgres/database.ts';
 import { listOverrides } from '../src/adapters/postgres/schedule-override-store.ts';
 import { listSchedules, scheduleWithOverrides, schedulesOfUser } from '../src/adapters/postgres/schedule-store.ts';
 import type { DB } from '../src/adapters/postgres/schema.ts';
 import { readerOf } from '../src/adapters/postgres/transact.ts';
+import { describePlan, queryPlanner, type PlanNode } from './helpers/query-plans.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Kysely<DB>;
-let captured: CompiledQuery[] = [];
+let planOf: ReturnType<typeof queryPlanner>['planOf'];
 let rareUser: string;
 let rareTeam: string;
 let busySchedule: string;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: makePool(database.url, 2) }), log: (event) => void captured.push(event.query) });
+  ({ db, planOf } = queryPlanner(database.url));
   await sql`insert into users (name, email, time_zone, locale, preferences) select 'user ' || i, 'user' || i || '@example.com', 'UTC', 'en', '{}' from generate_series(1, 2000) as i`.execute(db);
   await sql`insert into teams (name) select 'team ' || i from generate_series(1, 100) as i`.execute(db);
   // Each schedule names three of the first 1,000 users; the last user is named by one schedule only.
@@ -52,33 +52,8 @@ afterAll(async () => {
   await database?.drop();
 });
 
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
-const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-
-/** The query with its parameters written in as literals, so EXPLAIN plans what the store runs. */
-function inline(query: CompiledQuery): string {
-  return query.sql.replace(/\$(\d+)/g, (_, n: string) => {
-    const value = query.parameters[Number(n) - 1];
-    if (value instanceof Date) return `'${value.toISOString()}'::timestamptz`;
-    if (typeof value === 'number') return String(value);
-    return `'${String(value).replaceAll("'", "''")}'`;
-  });
-}
-
-async function planOf(run: () => Promise<unknown>): Promise<PlanNode[]> {
-  captured = [];
-  await run();
-  const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>`explain (format json) ${sql.raw(inline(captured[0]!))}`.execute(db);
-  return nodes(rows[0]!['QUERY PLAN'][0].Plan);
-}
-
 function expectIndexed(plan: PlanNode[], indexes: string[]) {
-  const described = plan.map((n) => `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`).join(' / ');
+  const described = describePlan(plan);
   expect(plan.filter((n) => n['Node Type'] === 'Seq Scan'), described).toEqual([]);
   for (const index of indexes) expect(plan.some((n) => n['Index Name'] === index), `${index}: ${described}`).toBe(true);
 }

@@ -64,7 +64,7 @@ export async function startServiceProcess(
   await eventually(() => {
     if (worker.exit) return 'exited';
     return output.includes(ready) && 'started';
-  }, 20_000, `the ${role} process to start`);
+  }, 45_000, `the ${role} process to start`); // generous: a loaded 2-core machine starts several at once slowly
   if (worker.exit) throw new Error(`the ${role} process exited with ${JSON.stringify(worker.exit)}:\n${output}`);
   return worker;
 }
