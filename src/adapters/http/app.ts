@@ -37,6 +37,7 @@ import { sessionRoutes } from './routes/session-routes.ts';
 import { deadLink, pageActionRoutes } from './routes/page-action-routes.ts';
 import { makeSessionAuth } from './session-auth.ts';
 import { registerStreamRoutes } from './routes/stream-routes.ts'; // issue 12
+import { consoleRoutes } from './console-routes.ts'; // issue 14
 import type { StreamHub } from './stream-hub.ts'; // issue 12
 
 /** Everything the HTTP adapter calls: the use cases of each feature, and a few adapters of its own. */
@@ -191,5 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(escalationRoutes({ setup: deps.setup, reader, auth, idempotent }));
   // SPEC section 11: on-call schedules.
   await app.register(scheduleRoutes({ schedules: deps.schedules, reader, auth, idempotent, publicUrl: deps.config.PUBLIC_URL, intakePerMinute }));
+  // Issue 14 (SPEC section 8): the web console at /, its files under /console/.
+  await app.register(consoleRoutes());
   return app;
 }
