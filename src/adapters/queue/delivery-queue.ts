@@ -27,18 +27,19 @@ export function makeDeliveryQueue(boss: PgBoss): DeliveryQueue {
       for (const [channel, list] of byChannel) {
         // SPEC section 12: each job carries the context of this insert's publish span; a job with
         // a start time (a retry, a hand-back) is deferred, so its consumer links to it.
-        await withJobPublishSpan(queueName(channel), list.length, () =>
-          boss.insert(
+        await withJobPublishSpan(queueName(channel), list.length, () => {
+          const [dueNow, deferred] = [jobTrace(false), jobTrace(true)];
+          return boss.insert(
             queueName(channel),
             list.map((job) => ({
               id: job.id,
-              data: { notification_id: job.notification_id, ...jobTrace(job.start_after !== null) } satisfies DeliveryJobData,
+              data: { notification_id: job.notification_id, ...(job.start_after === null ? dueNow : deferred) } satisfies DeliveryJobData,
               priority: jobPriority[job.priority],
               ...(job.start_after ? { startAfter: job.start_after } : {}),
             })),
             { db },
-          ),
-        );
+          );
+        });
       }
     },
     async deadLetter(tx, channel, notificationIds) {
