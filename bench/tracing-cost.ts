@@ -161,8 +161,7 @@ async function makeBacklog(variant: Variant, dbUrl: string, receivers: Receivers
 
 /**
  * One worker drains the backlog: jobs per second from the tenth delivered (the first tenth warms
- * the process up: code compiled on first use would otherwise be counted against the variant that
- * has more of it) to the last outcome written.
+ * the process up, as for ingest) to the last outcome written.
  */
 async function drain(variant: Variant, dbUrl: string, db: pg.Client, receivers: Receivers, size: number) {
   receivers.resetArrivals();
@@ -224,9 +223,8 @@ export async function measureTracingOverhead(options: { quick: boolean; database
       const ingestRound: Record<string, { rps: number; cpu: number }> = {};
       for (const variant of order) {
         const tocsin = await startTocsin('api', variant, dbUrl, receivers.url);
-        // A short load first, not measured: code compiled on first use (more of it with tracing
-        // on) is a start-up cost, which on this loaded machine's few hundred requests a round
-        // counted for up to a millisecond a request.
+        // A short load first, not measured, so that both variants are measured warm: what is
+        // compiled or allocated on first use is a start-up cost, not a per-request one.
         await ingest(tocsin.url, size.warmSeconds);
         const cpuBefore = tocsin.cpuNow();
         const result = await ingest(tocsin.url, size.ingestSeconds);
