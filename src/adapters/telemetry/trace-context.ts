@@ -10,6 +10,25 @@ import { activeTracing, type ActiveTracing } from './tracing-state.ts';
 /** W3C `traceparent` (and `tracestate`, `baggage` when present), stored in a job's data. */
 export type TraceCarrier = Record<string, string>;
 
+/**
+ * The trace fields of a job's data: the carrier of the span that enqueued it, and
+ * `trace_deferred` when the job was not due at once (a retry, a delayed step, a heartbeat
+ * check), which makes its consumer span a link rather than a child. Absent with tracing off.
+ */
+export interface JobTrace {
+  traceparent?: string;
+  tracestate?: string;
+  baggage?: string;
+  trace_deferred?: true;
+}
+
+/** A job as a pg-boss worker receives it: `retryCount` > 0 is a retry after a failed run. */
+interface ReceivedJob {
+  id: string;
+  data: JobTrace | null;
+  retryCount?: number;
+}
+
 const tracerName = 'tocsin';
 
 /** The trace context of the active span, for a job's data; undefined when there is none. */
@@ -19,6 +38,16 @@ export function injectTraceContext(): TraceCarrier | undefined {
   const carrier: TraceCarrier = {};
   tracing.api.propagation.inject(tracing.api.context.active(), carrier);
   return carrier.traceparent ? carrier : undefined;
+}
+
+/**
+ * The trace fields for a job enqueued now (call it inside `withPublishSpan`): spread them into
+ * the job's data. `deferred`: the job does not run at once.
+ */
+export function jobTrace(deferred: boolean): JobTrace {
+  const carrier = injectTraceContext();
+  if (!carrier) return {};
+  return deferred ? { ...carrier, trace_deferred: true } : carrier;
 }
 
 /** Runs `fn` with `span` active in `parent`, and ends the span, recording a failure. */
@@ -50,7 +79,7 @@ export async function withPublishSpan<T>(name: string, fn: () => Promise<T>, att
  * Runs `fn` in the CONSUMER span of a job or a batch of jobs. `carriers` are the jobs' trace
  * contexts (undefined for a job enqueued outside any trace). One job due at once: the span is a
  * child of the span that enqueued it. Otherwise (a retry, a delayed step, a batch of several
- * jobs): a new trace whose span links to every job's context. The span is active inside `fn`,
+ * jobs): a new trace whose span links to every job's context (once each). The span is active in `fn`,
  * so the queries, the provider call and the log lines of the job belong to it.
  */
 export async function withConsumerSpan<T>(
@@ -64,8 +93,12 @@ export async function withConsumerSpan<T>(
   if (!tracing) return fn();
   const { api } = tracing;
   const contexts: Context[] = [];
+  // Jobs enqueued by one insert carry one context (an incident paging twenty people, a batch
+  // request): it is linked once.
+  const seen = new Set<string>();
   for (const carrier of carriers) {
-    if (!carrier) continue;
+    if (!carrier || seen.has(carrier.traceparent!)) continue;
+    seen.add(carrier.traceparent!);
     const extracted = api.propagation.extract(api.ROOT_CONTEXT, carrier);
     const spanContext = api.trace.getSpanContext(extracted);
     if (spanContext && api.trace.isSpanContextValid(spanContext)) contexts.push(extracted);
@@ -87,4 +120,59 @@ export async function withConsumerSpan<T>(
     parent,
   );
   return inSpan(tracing, parent, span, fn);
+}
+
+function carrierOf(data: JobTrace | null): TraceCarrier | undefined {
+  if (!data?.traceparent) return undefined;
+  const carrier: TraceCarrier = { traceparent: data.traceparent };
+  if (data.tracestate) carrier.tracestate = data.tracestate;
+  if (data.baggage) carrier.baggage = data.baggage;
+  return carrier;
+}
+
+/**
+ * The CONSUMER span `process <queue>` of a pg-boss batch: a child of the job's publish span when
+ * the batch is one job due at once on its first run; otherwise a new trace linking every job.
+ * With tracing off it only calls `fn` (nothing is read from the jobs).
+ */
+export function withJobSpan<T>(queue: string, jobs: readonly ReceivedJob[], fn: () => Promise<T>): Promise<T> {
+  if (!activeTracing()) return fn();
+  const dueAtOnce = jobs.every((job) => !job.data?.trace_deferred && !job.retryCount);
+  return withConsumerSpan(`process ${queue}`, jobs.map((job) => carrierOf(job.data)), dueAtOnce, fn, {
+    'messaging.system': 'pg-boss',
+    'messaging.destination.name': queue,
+    ...(jobs.length === 1 ? { 'messaging.message.id': jobs[0]!.id } : {}),
+  });
+}
+
+/** The PRODUCER span `publish <queue>` around an insert of `count` jobs; see `jobTrace`. */
+export function withJobPublishSpan<T>(queue: string, count: number, fn: () => Promise<T>): Promise<T> {
+  if (!activeTracing()) return fn();
+  return withPublishSpan(`publish ${queue}`, fn, {
+    'messaging.system': 'pg-boss',
+    'messaging.destination.name': queue,
+    ...(count > 1 ? { 'messaging.batch.message_count': count } : {}),
+  });
+}
+
+/**
+ * A CLIENT span around a provider call that no instrumentation sees (SMTP: nodemailer speaks
+ * over its own sockets). A thrown error is recorded on the span and passed on.
+ */
+export function withClientSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+  const tracing = activeTracing();
+  if (!tracing) return fn();
+  const { api } = tracing;
+  const span = api.trace.getTracer(tracerName).startSpan(name, { kind: api.SpanKind.CLIENT, attributes });
+  return inSpan(tracing, api.context.active(), span, fn);
+}
+
+/**
+ * Runs `fn` outside any trace: for work done on behalf of many requests at once, which would
+ * otherwise be charged to whichever request happened to start it (the coalesced NOTIFY of the
+ * change feed). Its queries make no spans (the pg instrumentation requires a parent span).
+ */
+export function untraced<T>(fn: () => T): T {
+  const tracing = activeTracing();
+  return tracing ? tracing.api.context.with(tracing.api.ROOT_CONTEXT, fn) : fn();
 }
