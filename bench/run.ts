@@ -177,7 +177,8 @@ async function main() {
     // 1. The bare queue.
     log(`queue baseline: ${size.backlog} jobs, no-op handler`);
     // Tuned alike: the same batch size and concurrency as Tocsin's workers use by default.
-    const tuning = loadConfig({});
+    // WORKER_BATCH_SIZE and WORKER_CONCURRENCY, when set, tune the service and both baselines alike.
+    const tuning = loadConfig({ WORKER_BATCH_SIZE: process.env.WORKER_BATCH_SIZE, WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY });
     const baseline = await runJson<{ jobs_per_s: number }>(['bench/queue-baseline.ts'], {
       DATABASE_URL: dbUrl,
       JOBS: String(size.backlog),
