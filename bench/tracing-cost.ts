@@ -1,10 +1,17 @@
-// What tracing costs (SPEC section 12, issue 16): `node bench/tracing-cost.ts [--rounds=N]
-// [--ingest-seconds=S]` with DATABASE_URL or TEST_DATABASE_URL naming a PostgreSQL server.
-// 1. Start-up, `npm start`'s `all` role until /health answers, in three variants taken in turn:
-//    no hook at all, the hook with OTEL_EXPORTER_OTLP_ENDPOINT unset, and tracing on.
-// 2. Ingest, POST /v1/incidents from autocannon in its own process, untraced then traced.
-// Traces go to an OTLP/HTTP receiver in this process that reads and discards them.
-import { spawn } from 'node:child_process';
+// What tracing costs (SPEC section 12, issue 16).
+//
+// As a module: `measureTracingOverhead({ quick, databaseUrl })` (bench/run.ts calls it) measures
+// ingest (POST /v1/incidents from autocannon in its own process) and delivery (a worker draining
+// a backlog of webhook notifications to a receiver in this process), each with tracing off (the
+// hook loaded, OTEL_EXPORTER_OTLP_ENDPOINT unset) and on (exporting OTLP/HTTP protobuf to a local
+// receiver that reads and discards it). The machine is shared, so the variants alternate within
+// each round (off, on, then on, off) and every ratio is the median of the rounds' own ratios.
+//
+// Standalone: `node bench/tracing-cost.ts [--quick] [--startup-rounds=N]` with DATABASE_URL or
+// TEST_DATABASE_URL naming a PostgreSQL server (a database of its own is created and dropped).
+// It also measures start-up (until /health answers) with no hook, the hook with tracing off, and
+// tracing on; and prints one JSON line.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,25 +20,20 @@ import pg from 'pg';
 import { freePort } from '../src/adapters/free-port.ts';
 import { databaseUrl } from '../tests/helpers/urls.ts';
 
-const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-const rounds = arg('rounds', 10);
-const ingestSeconds = arg('ingest-seconds', 10);
-const ingestRounds = arg('ingest-rounds', 3);
-// --rate=N holds the load at N requests per second (both variants do the same work) instead
-// of as fast as the service answers.
-const rate = arg('rate', 0);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const adminKey = 'bench-admin-key-0123456789';
-const log = (line: string) => process.stderr.write(`[tracing-cost] ${line}\n`);
 const hook = '--import=./src/adapters/telemetry/register.ts';
 const ticksPerSecond = 100; // USER_HZ on Linux
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Variant = 'no hook' | 'hook, tracing off' | 'tracing on';
+type Variant = 'no hook' | 'tracing off' | 'tracing on';
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
+const round3 = (value: number) => +value.toFixed(3);
 
 function procStatus(pid: number) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -42,21 +44,42 @@ function procStatus(pid: number) {
   return { rssMb: kb('VmRSS') / 1024, cpuMs };
 }
 
-async function startTocsin(variant: Variant, dbUrl: string, otlpUrl: string) {
+interface Started {
+  url: string;
+  readyMs: number;
+  rssMb: number;
+  cpuMs: number;
+  cpuNow(): number;
+  stop(): Promise<void>;
+}
+
+/** A Tocsin process of `role` as `npm start` runs it (or without the hook), ready to work. */
+async function startTocsin(role: 'all' | 'api' | 'worker', variant: Variant, dbUrl: string, otlpUrl: string): Promise<Started> {
   const port = await freePort();
   const flags = ['--max-semi-space-size=8', ...(variant === 'no hook' ? [] : [hook])];
-  const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), ADMIN_API_KEY: adminKey, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000' };
-  delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DATABASE_URL: dbUrl,
+    PORT: String(port),
+    ADMIN_API_KEY: adminKey,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '1000000',
+    CHANNEL_RATE_LIMIT_PER_SECOND: '1000000',
+    ALLOW_PRIVATE_TARGETS: 'true',
+  };
+  for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
   if (variant === 'tracing on') Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' });
   const started = performance.now();
-  const child = spawn(process.execPath, [...flags, 'src/main.ts', 'all'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...flags, 'src/main.ts', role], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`tocsin (${variant}) exited with ${child.exitCode}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (child.exitCode !== null) throw new Error(`tocsin ${role} (${variant}) exited with ${child.exitCode}: ${out}`);
+    const ready = role === 'worker' ? out.includes('worker started') : await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (ready) break;
+    await sleep(5);
   }
   const readyMs = performance.now() - started;
   const { rssMb, cpuMs } = procStatus(child.pid!);
@@ -65,18 +88,17 @@ async function startTocsin(variant: Variant, dbUrl: string, otlpUrl: string) {
     readyMs,
     rssMb,
     cpuMs,
-    /** CPU time the process has used so far, in ms. */
     cpuNow: () => procStatus(child.pid!).cpuMs,
     async stop() {
       child.kill('SIGTERM');
       const code = await exited;
-      if (code !== 0) throw new Error(`tocsin (${variant}) stopped with ${code}`);
+      if (code !== 0) throw new Error(`tocsin ${role} (${variant}) stopped with ${code}`);
     },
   };
 }
 
-function ingest(url: string): Promise<{ rps: number; p99_ms: number; non2xx: number; errors: number }> {
-  const job = JSON.stringify({ url, path: '/v1/incidents', key: adminKey, connections: 32, duration: ingestSeconds, body: 'incident', ...(rate ? { overallRate: rate } : {}) });
+function ingest(url: string, seconds: number): Promise<{ rps: number; requests: number; p99_ms: number; non2xx: number; errors: number }> {
+  const job = JSON.stringify({ url, path: '/v1/incidents', key: adminKey, connections: 32, duration: seconds, body: 'incident' });
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bench/load-generator.ts', job], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -85,80 +107,194 @@ function ingest(url: string): Promise<{ rps: number; p99_ms: number; non2xx: num
   });
 }
 
-async function main() {
-  const server = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-  if (!server) throw new Error('set DATABASE_URL or TEST_DATABASE_URL to a PostgreSQL server');
-  const admin = new pg.Client({ connectionString: server });
+/** An OTLP/HTTP receiver that reads every export and discards it; and a webhook receiver. */
+async function startReceivers() {
+  let exportedBytes = 0;
+  let arrivals = 0;
+  const server = createServer((req, res) => {
+    if (req.url === '/v1/traces') {
+      req.on('data', (chunk: Buffer) => (exportedBytes += chunk.length));
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      arrivals += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    exportedMb: () => exportedBytes / 1024 / 1024,
+    arrivals: () => arrivals,
+    resetArrivals: () => (arrivals = 0),
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+type Receivers = Awaited<ReturnType<typeof startReceivers>>;
+
+/** The backlog comes from an API process of the same variant, so traced jobs carry a context. */
+async function makeBacklog(variant: Variant, dbUrl: string, receivers: Receivers, size: number): Promise<void> {
+  const api = await startTocsin('api', variant, dbUrl, receivers.url);
+  try {
+    for (let i = 0; i < size; i += 500) {
+      const notifications = Array.from({ length: Math.min(500, size - i) }, (_, k) => ({ channel: 'webhook', recipient: `${receivers.url}/drain`, content: `backlog ${i + k}` }));
+      const response = await fetch(`${api.url}/v1/notifications/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+        body: JSON.stringify({ notifications }),
+      });
+      if (response.status !== 201) throw new Error(`batch answered ${response.status}: ${await response.text()}`);
+    }
+  } finally {
+    await api.stop();
+  }
+}
+
+/** One worker drains the backlog: jobs per second from its start to the last outcome written. */
+async function drain(variant: Variant, dbUrl: string, db: pg.Client, receivers: Receivers, size: number) {
+  receivers.resetArrivals();
+  const worker = await startTocsin('worker', variant, dbUrl, receivers.url);
+  const started = performance.now();
+  const cpuBefore = worker.cpuNow();
+  while (receivers.arrivals() < size) await sleep(5);
+  for (;;) {
+    const { rows } = await db.query(`select count(*)::int as n from notifications where status <> 'sent'`);
+    if (rows[0].n === 0) break;
+    await sleep(20);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const cpuMsPerJob = (worker.cpuNow() - cpuBefore) / size;
+  await worker.stop();
+  if (receivers.arrivals() !== size) throw new Error(`delivery (${variant}): ${receivers.arrivals()} arrivals for ${size} notifications`);
+  return { jobsPerSecond: size / seconds, cpuMsPerJob };
+}
+
+export interface TracingOverhead {
+  rounds: number;
+  /** Traced over untraced throughput (1 = free); the median of the rounds' ratios. */
+  ingest_ratio: number;
+  delivery_ratio: number;
+  /** Untraced over traced CPU time of the service per request or job (the ratio if CPU-bound). */
+  ingest_ratio_by_cpu: number;
+  delivery_ratio_by_cpu: number;
+  ingest_untraced_rps: number;
+  ingest_traced_rps: number;
+  delivery_untraced_jobs_per_s: number;
+  delivery_traced_jobs_per_s: number;
+  exported_mb: number;
+}
+
+/**
+ * Tracing on against tracing off, for ingest and delivery (the issue's target: >= 0.85 each).
+ * `databaseUrl` names a PostgreSQL server; the measurement runs in a database of its own.
+ */
+export async function measureTracingOverhead(options: { quick: boolean; databaseUrl: string; log?: (line: string) => void }): Promise<TracingOverhead> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[tracing-cost] ${line}\n`));
+  const size = options.quick ? { rounds: 2, ingestSeconds: 4, backlog: 2_000 } : { rounds: 4, ingestSeconds: 8, backlog: 5_000 };
+  const admin = new pg.Client({ connectionString: options.databaseUrl });
   await admin.connect();
   const dbName = `tocsin_tracing_cost_${Date.now()}`;
   await admin.query(`create database ${dbName}`);
-  const dbUrl = databaseUrl(server, dbName);
-
-  let exportedBytes = 0;
-  const receiver = createServer((req, res) => {
-    req.on('data', (chunk: Buffer) => (exportedBytes += chunk.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const otlpUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-
+  const dbUrl = databaseUrl(options.databaseUrl, dbName);
+  const db = new pg.Client({ connectionString: dbUrl });
+  const receivers = await startReceivers();
   try {
     // The first start applies the migrations; it is not measured.
-    await (await startTocsin('no hook', dbUrl, otlpUrl)).stop();
-    const variants: Variant[] = ['no hook', 'hook, tracing off', 'tracing on'];
-    const startups = new Map<Variant, { readyMs: number; cpuMs: number; rssMb: number }[]>(variants.map((v) => [v, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (const variant of variants) {
-        const tocsin = await startTocsin(variant, dbUrl, otlpUrl);
-        startups.get(variant)!.push({ readyMs: tocsin.readyMs, cpuMs: tocsin.cpuMs, rssMb: tocsin.rssMb });
-        await tocsin.stop();
-      }
-      log(`start-up round ${round + 1}/${rounds}`);
-    }
-    const startup = rounds === 0 ? {} : Object.fromEntries(
-      variants.map((variant) => {
-        const runs = startups.get(variant)!;
-        return [variant, { ready_ms: Math.round(median(runs.map((r) => r.readyMs))), cpu_ms: Math.round(median(runs.map((r) => r.cpuMs))), rss_mb: +median(runs.map((r) => r.rssMb)).toFixed(1) }];
-      }),
-    );
-
-    // Throughput on a shared machine swings with its load, so the service's own CPU time per
-    // request is measured too: the ratio that matters when the service is the bottleneck.
-    const runs: Record<string, { rps: number; cpuMsPerRequest: number }[]> = { 'hook, tracing off': [], 'tracing on': [] };
-    for (let round = 0; round < ingestRounds; round++) {
-      for (const variant of ['hook, tracing off', 'tracing on'] as const) {
-        const tocsin = await startTocsin(variant, dbUrl, otlpUrl);
+    await (await startTocsin('api', 'tracing off', dbUrl, receivers.url)).stop();
+    await db.connect();
+    const ingestRuns: Record<string, { rps: number; cpu: number }>[] = [];
+    const deliveryRuns: Record<string, { rps: number; cpu: number }>[] = [];
+    for (let round = 0; round < size.rounds; round++) {
+      const order: Variant[] = round % 2 === 0 ? ['tracing off', 'tracing on'] : ['tracing on', 'tracing off'];
+      const ingestRound: Record<string, { rps: number; cpu: number }> = {};
+      for (const variant of order) {
+        const tocsin = await startTocsin('api', variant, dbUrl, receivers.url);
         const cpuBefore = tocsin.cpuNow();
-        const result = await ingest(tocsin.url);
-        const cpuMsPerRequest = (tocsin.cpuNow() - cpuBefore) / (result.rps * ingestSeconds);
+        const result = await ingest(tocsin.url, size.ingestSeconds);
+        const cpu = (tocsin.cpuNow() - cpuBefore) / result.requests;
         await tocsin.stop();
         if (result.non2xx + result.errors > 0) throw new Error(`ingest (${variant}): ${result.non2xx} non-2xx, ${result.errors} errors`);
-        runs[variant]!.push({ rps: result.rps, cpuMsPerRequest });
-        log(`ingest ${variant}: ${Math.round(result.rps)} req/s, p99 ${result.p99_ms} ms, ${cpuMsPerRequest.toFixed(2)} ms CPU per request`);
+        ingestRound[variant] = { rps: result.rps, cpu };
+        log(`round ${round + 1}/${size.rounds} ingest ${variant}: ${Math.round(result.rps)} req/s, p99 ${result.p99_ms} ms, ${cpu.toFixed(2)} ms CPU per request`);
       }
+      ingestRuns.push(ingestRound);
+      const deliveryRound: Record<string, { rps: number; cpu: number }> = {};
+      for (const variant of order) {
+        await makeBacklog(variant, dbUrl, receivers, size.backlog);
+        await db.query('vacuum analyze notifications');
+        const result = await drain(variant, dbUrl, db, receivers, size.backlog);
+        deliveryRound[variant] = { rps: result.jobsPerSecond, cpu: result.cpuMsPerJob };
+        log(`round ${round + 1}/${size.rounds} delivery ${variant}: ${Math.round(result.jobsPerSecond)} jobs/s, ${result.cpuMsPerJob.toFixed(2)} ms CPU per job`);
+      }
+      deliveryRuns.push(deliveryRound);
     }
-    const figure = (variant: Variant, pick: (run: { rps: number; cpuMsPerRequest: number }) => number) => median(runs[variant]!.map(pick));
-    const untraced = figure('hook, tracing off', (run) => run.rps);
-    const traced = figure('tracing on', (run) => run.rps);
-    const untracedCpu = figure('hook, tracing off', (run) => run.cpuMsPerRequest);
-    const tracedCpu = figure('tracing on', (run) => run.cpuMsPerRequest);
-    const results = {
-      rounds,
-      startup,
-      ingest_untraced_rps: Math.round(untraced),
-      ingest_traced_rps: Math.round(traced),
-      ingest_tracing_overhead: +(traced / untraced).toFixed(3),
-      ingest_untraced_cpu_ms_per_request: +untracedCpu.toFixed(3),
-      ingest_traced_cpu_ms_per_request: +tracedCpu.toFixed(3),
-      ingest_tracing_overhead_by_cpu: +(untracedCpu / tracedCpu).toFixed(3),
-      exported_mb: +(exportedBytes / 1024 / 1024).toFixed(1),
+    const ratio = (runs: Record<string, { rps: number; cpu: number }>[], pick: 'rps' | 'cpu') =>
+      round3(median(runs.map((run) => (pick === 'rps' ? run['tracing on']!.rps / run['tracing off']!.rps : run['tracing off']!.cpu / run['tracing on']!.cpu))));
+    const figure = (runs: Record<string, { rps: number; cpu: number }>[], variant: Variant) => Math.round(median(runs.map((run) => run[variant]!.rps)));
+    return {
+      rounds: size.rounds,
+      ingest_ratio: ratio(ingestRuns, 'rps'),
+      delivery_ratio: ratio(deliveryRuns, 'rps'),
+      ingest_ratio_by_cpu: ratio(ingestRuns, 'cpu'),
+      delivery_ratio_by_cpu: ratio(deliveryRuns, 'cpu'),
+      ingest_untraced_rps: figure(ingestRuns, 'tracing off'),
+      ingest_traced_rps: figure(ingestRuns, 'tracing on'),
+      delivery_untraced_jobs_per_s: figure(deliveryRuns, 'tracing off'),
+      delivery_traced_jobs_per_s: figure(deliveryRuns, 'tracing on'),
+      exported_mb: +receivers.exportedMb().toFixed(1),
     };
-    process.stdout.write(`${JSON.stringify(results)}\n`);
   } finally {
-    receiver.close();
+    receivers.close();
+    await db.end().catch(() => {});
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
   }
 }
 
-await main();
+/** Start-up CPU, time and memory of the three variants, taken in turn `rounds` times. */
+async function measureStartup(server: string, rounds: number) {
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  const dbName = `tocsin_tracing_startup_${Date.now()}`;
+  await admin.query(`create database ${dbName}`);
+  const dbUrl = databaseUrl(server, dbName);
+  const otlpUrl = 'http://127.0.0.1:9'; // nothing is exported before /health answers
+  try {
+    await (await startTocsin('all', 'no hook', dbUrl, otlpUrl)).stop();
+    const variants: Variant[] = ['no hook', 'tracing off', 'tracing on'];
+    const runs = new Map<Variant, Started[]>(variants.map((v) => [v, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of variants) {
+        const tocsin = await startTocsin('all', variant, dbUrl, otlpUrl);
+        runs.get(variant)!.push(tocsin);
+        await tocsin.stop();
+      }
+    }
+    return Object.fromEntries(
+      variants.map((variant) => {
+        const list = runs.get(variant)!;
+        return [variant, { ready_ms: Math.round(median(list.map((r) => r.readyMs))), cpu_ms: Math.round(median(list.map((r) => r.cpuMs))), rss_mb: +median(list.map((r) => r.rssMb)).toFixed(1) }];
+      }),
+    );
+  } finally {
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const server = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  if (!server) throw new Error('set DATABASE_URL or TEST_DATABASE_URL to a PostgreSQL server');
+  const quick = process.argv.includes('--quick');
+  const startupRounds = Number(process.argv.find((a) => a.startsWith('--startup-rounds='))?.split('=')[1] ?? (quick ? 0 : 5));
+  const overhead = await measureTracingOverhead({ quick, databaseUrl: server });
+  const startup = startupRounds > 0 ? await measureStartup(server, startupRounds) : undefined;
+  process.stdout.write(`${JSON.stringify({ ...overhead, ...(startup ? { startup } : {}) })}\n`);
+}

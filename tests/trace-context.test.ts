@@ -5,7 +5,7 @@ import * as api from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { injectTraceContext, withConsumerSpan, withPublishSpan, type TraceCarrier } from '../src/adapters/telemetry/trace-context.ts';
+import { injectTraceContext, jobTrace, withClientSpan, withConsumerSpan, withJobPublishSpan, withJobSpan, withPublishSpan, type TraceCarrier } from '../src/adapters/telemetry/trace-context.ts';
 import { setActiveTracing, shutdownTracing } from '../src/adapters/telemetry/tracing-state.ts';
 
 const someCarrier: TraceCarrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
@@ -18,6 +18,10 @@ describe('with tracing off', () => {
     const inside = await withConsumerSpan('process deliver-webhook', [someCarrier], true, async () => ({ span: api.trace.getActiveSpan(), carried: injectTraceContext() }));
     expect(inside).toEqual({ span: undefined, carried: undefined });
     await expect(withConsumerSpan('process deliver-webhook', [someCarrier], false, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    // What the queue adapters call: a job's data gains nothing, the worker's span is no span.
+    expect(await withJobPublishSpan('notify-webhook', 1, async () => ({ notification_id: 'n', ...jobTrace(false) }))).toEqual({ notification_id: 'n' });
+    expect(await withJobSpan('notify-webhook', [{ id: 'j', data: { ...someCarrier }, retryCount: 0 }], async () => api.trace.getActiveSpan())).toBeUndefined();
+    expect(await withClientSpan('smtp send', {}, async () => api.trace.getActiveSpan())).toBeUndefined();
   });
 });
 
@@ -97,6 +101,54 @@ describe('with tracing on', () => {
     expect(consumer.parentSpanContext).toBeUndefined();
     expect(consumer.links.map((link) => link.context.spanId)).toEqual(publishes);
     expect(consumer.attributes).toMatchObject({ 'messaging.batch.message_count': 4, 'messaging.destination.name': 'deliver-webhook' });
+  });
+
+  /** Enqueues one job as the queue adapters do, in a request span; returns its data. */
+  const enqueueJob = (deferred: boolean) =>
+    api.trace.getTracer('test').startActiveSpan('POST /v1/incidents', async (request) => {
+      try {
+        return await withJobPublishSpan('notify-webhook', 1, async () => ({ notification_id: 'n', ...jobTrace(deferred) }));
+      } finally {
+        request.end();
+      }
+    });
+
+  it("a job's data carries traceparent, and trace_deferred when it does not run at once", async () => {
+    const due = await enqueueJob(false);
+    const publish = named('publish notify-webhook');
+    expect(due).toEqual({ notification_id: 'n', traceparent: `00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01` });
+    expect(publish.attributes).toMatchObject({ 'messaging.system': 'pg-boss', 'messaging.destination.name': 'notify-webhook' });
+    expect(await enqueueJob(true)).toMatchObject({ traceparent: expect.any(String), trace_deferred: true });
+  });
+
+  it('a worker processes a first run of a job due at once as a child; a deferred job, a retried run or a batch as links', async () => {
+    const cases = [
+      { jobs: [{ id: 'a', data: await enqueueJob(false), retryCount: 0 }], child: true },
+      { jobs: [{ id: 'b', data: await enqueueJob(true), retryCount: 0 }], child: false },
+      { jobs: [{ id: 'c', data: await enqueueJob(false), retryCount: 1 }], child: false },
+      { jobs: [{ id: 'd', data: await enqueueJob(false), retryCount: 0 }, { id: 'e', data: await enqueueJob(false), retryCount: 0 }], child: false },
+    ];
+    for (const { jobs, child } of cases) {
+      exporter.reset();
+      await withJobSpan('notify-webhook', jobs, async () => undefined);
+      const consumer = named('process notify-webhook');
+      const parents = jobs.map((job) => job.data.traceparent!.split('-')[2]);
+      if (child) {
+        expect(consumer.parentSpanContext?.spanId).toBe(parents[0]);
+        expect(consumer.links).toEqual([]);
+        expect(consumer.attributes['messaging.message.id']).toBe('a');
+      } else {
+        expect(consumer.parentSpanContext).toBeUndefined();
+        expect(consumer.links.map((link) => link.context.spanId)).toEqual(parents);
+      }
+    }
+  });
+
+  it('an SMTP send is a client span, its failure recorded', async () => {
+    await expect(withClientSpan('smtp send', { 'server.address': 'mail.example.com' }, async () => Promise.reject(new Error('421 busy')))).rejects.toThrow('421 busy');
+    const client = named('smtp send');
+    expect(client.kind).toBe(api.SpanKind.CLIENT);
+    expect(client.status.code).toBe(api.SpanStatusCode.ERROR);
   });
 
   it('a job without context is processed in a new trace of its own', async () => {

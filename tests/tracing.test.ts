@@ -34,7 +34,7 @@ async function startTocsin(env: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const process = await startServiceProcess(
     'all',
-    { DATABASE_URL: database.url, PORT: String(port), ADMIN_API_KEY, ALLOW_PRIVATE_TARGETS: 'true', LOG_LEVEL: 'info', OTEL_BSP_SCHEDULE_DELAY: '50', ...env },
+    { DATABASE_URL: database.url, PORT: String(port), ADMIN_API_KEY, ALLOW_PRIVATE_TARGETS: 'true', LOG_LEVEL: 'info', OTEL_BSP_SCHEDULE_DELAY: '50', RETRY_BACKOFF: '200ms', ...env },
     { nodeArgs: [moduleProbe] },
   );
   return { process, base: `http://127.0.0.1:${port}` };
@@ -118,13 +118,14 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     }
     expect(JSON.stringify(inTrace())).not.toContain('db-1 at 99%');
 
-    // The webhook call: a client span, whose context the receiver got as a W3C traceparent.
-    // (Its trace becomes the request's own once the queue carries the context.)
+    // The webhook call: a client span of the same trace (the job carried the request's context
+    // to the worker), whose context the receiver got as a W3C traceparent.
     const delivered = await eventually(() => webhooks.received.find((r) => r.path.startsWith(path)), 20_000, 'the webhook');
     const [, traceId, parentId] = traceparentFormat.exec(String(delivered.headers.traceparent)) ?? [];
-    expect(traceId, String(delivered.headers.traceparent)).toBeDefined();
+    expect(traceId, String(delivered.headers.traceparent)).toBe(server.traceId);
     const client = await eventually(() => otlp.spans.find((s) => s.spanId === parentId), 20_000, 'the webhook client span');
     expect(client).toMatchObject({ traceId, kind: SpanKind.CLIENT, scope: '@opentelemetry/instrumentation-undici', name: 'POST' });
+    expect(descendsFrom(client, server, otlp.spans)).toBe(true);
     expect(client.attributes['http.response.status_code']).toBe(200);
     // The customer's URL is a credential (Slack's is): only its origin is kept.
     expect(client.attributes['url.full']).toBe(`${webhooks.url}/[redacted]`);
@@ -138,6 +139,107 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(line.trace_id).toBe(server.traceId);
       expect(spanIds.has(String(line.span_id))).toBe(true);
     }
+  });
+
+  /** A team whose escalation policy pages, at once, a user reachable by webhook at `path`. */
+  async function teamPaging(path: string): Promise<string> {
+    const tag = path.replaceAll('/', '');
+    const user = await call(tocsin, 'POST', '/v1/users', { name: tag, email: `${tag}@example.com`, contact_methods: [{ type: 'webhook', address: `${webhooks.url}${path}` }] });
+    expect(user.status, await user.clone().text()).toBe(201);
+    const userId = ((await user.json()) as { id: string }).id;
+    const policy = await call(tocsin, 'POST', '/v1/escalation-policies', { name: tag, levels: [{ delay_seconds: 0, user_ids: [userId] }] });
+    expect(policy.status, await policy.clone().text()).toBe(201);
+    const team = await call(tocsin, 'POST', '/v1/teams', { name: tag, member_ids: [userId], escalation_policy_id: ((await policy.json()) as { id: string }).id });
+    expect(team.status, await team.clone().text()).toBe(201);
+    return ((await team.json()) as { id: string }).id;
+  }
+
+  /** Opens an incident of `team` and returns its server span. */
+  async function openIncident(team: string, requestId: string): Promise<ReceivedSpan> {
+    const created = await call(tocsin, 'POST', '/v1/incidents', { title: 'Checkout is down', severity: 'P1', team_id: team }, { 'x-request-id': requestId });
+    expect(created.status, await created.clone().text()).toBe(201);
+    return eventually(
+      () => otlp.spans.find((s) => s.kind === SpanKind.SERVER && s.name === 'POST /v1/incidents' && logLines(tocsin).some((l) => l.request_id === requestId && l.trace_id === s.traceId)),
+      20_000,
+      'the server span of POST /v1/incidents',
+    );
+  }
+
+  it('follows an incident that pages a webhook through the queue and the worker in one trace', async () => {
+    const path = `/paged-${Date.now()}`;
+    const requestId = `incident-${Date.now()}`;
+    const server = await openIncident(await teamPaging(path), requestId);
+    const inTrace = () => otlp.spans.filter((s) => s.traceId === server.traceId);
+
+    // The webhook got the trace: its traceparent names the provider client span of this trace.
+    const delivered = await eventually(() => webhooks.received.find((r) => r.path === path), 20_000, 'the page');
+    const [, traceId, clientId] = traceparentFormat.exec(String(delivered.headers.traceparent)) ?? [];
+    expect(traceId).toBe(server.traceId);
+    const client = await eventually(() => inTrace().find((s) => s.spanId === clientId), 20_000, 'the provider client span');
+    expect(client).toMatchObject({ kind: SpanKind.CLIENT, scope: '@opentelemetry/instrumentation-undici' });
+
+    // The chain: server span > ... > publish (PRODUCER, whose SQL inserts the job) > process
+    // (CONSUMER, child of the publish span: the job was due at once) > ... > the client span.
+    const publish = inTrace().find((s) => s.kind === SpanKind.PRODUCER && s.name === 'publish notify-webhook');
+    expect(publish, JSON.stringify(inTrace().map((s) => s.name))).toBeDefined();
+    expect(descendsFrom(publish!, server, otlp.spans)).toBe(true);
+    expect(inTrace().some((s) => s.parentSpanId === publish!.spanId && /insert into pgboss\.job/i.test(query(s)))).toBe(true);
+    const consumer = await eventually(() => inTrace().find((s) => s.kind === SpanKind.CONSUMER && s.parentSpanId === publish!.spanId), 20_000, 'the consumer span');
+    expect(consumer).toMatchObject({ name: 'process notify-webhook', links: [] });
+    expect(consumer.attributes).toMatchObject({ 'messaging.system': 'pg-boss', 'messaging.destination.name': 'notify-webhook' });
+    expect(descendsFrom(client, consumer, otlp.spans)).toBe(true);
+    // The request's SQL and the worker's (the claim, the outcome) are in the trace too.
+    expect(inTrace().some((s) => /insert into incidents/i.test(query(s)) && descendsFrom(s, server, otlp.spans))).toBe(true);
+    await eventually(() => inTrace().some((s) => s.scope === '@opentelemetry/instrumentation-pg' && descendsFrom(s, consumer, otlp.spans)), 20_000, 'the worker SQL');
+
+    // Every log line of the request carries its trace.
+    const lines = logLines(tocsin).filter((line) => line.request_id === requestId);
+    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['incoming request', 'request completed']));
+    for (const line of lines) expect(line.trace_id).toBe(server.traceId);
+  });
+
+  it('starts a new trace for a retry, linked to the span that enqueued it, not parented by it', async () => {
+    const path = `/retried-${Date.now()}`;
+    webhooks.respond = (request) => (request.path === path && webhooks.received.filter((r) => r.path === path).length === 1 ? { status: 500, body: 'busy' } : { status: 200, body: '{}' });
+    const server = await openIncident(await teamPaging(path), `retry-${Date.now()}`);
+    const [first, second] = await eventually(() => {
+      const calls = webhooks.received.filter((r) => r.path === path);
+      return calls.length >= 2 && calls;
+    }, 20_000, 'the page and its retry');
+    const traceOf = (request: typeof first) => traceparentFormat.exec(String(request!.headers.traceparent))?.[1];
+    expect(traceOf(first)).toBe(server.traceId);
+    const retryTrace = traceOf(second);
+    expect(retryTrace).toBeDefined();
+    expect(retryTrace).not.toBe(server.traceId);
+
+    // The first attempt's consumer span enqueued the retry (its publish span, in the request's
+    // trace); the retry's consumer span is the root of a new trace and links to that publish span.
+    const retryPublish = await eventually(
+      () => otlp.spans.find((s) => s.traceId === server.traceId && s.kind === SpanKind.PRODUCER && otlp.spans.some((c) => c.spanId === s.parentSpanId && c.kind === SpanKind.CONSUMER)),
+      20_000,
+      'the publish span of the retry',
+    );
+    const retryConsumer = await eventually(() => otlp.spans.find((s) => s.traceId === retryTrace && s.kind === SpanKind.CONSUMER), 20_000, 'the consumer span of the retry');
+    expect(retryConsumer.parentSpanId).toBeUndefined();
+    expect(retryConsumer.links).toEqual([{ traceId: server.traceId, spanId: retryPublish.spanId }]);
+    const retryClient = await eventually(() => otlp.spans.find((s) => s.traceId === retryTrace && s.kind === SpanKind.CLIENT && s.scope === '@opentelemetry/instrumentation-undici'), 20_000, 'the retry client span');
+    expect(descendsFrom(retryClient, retryConsumer, otlp.spans)).toBe(true);
+  });
+
+  it('runs a delayed job (a heartbeat check) in a new trace linked to the request that armed it; the worker logs into it', async () => {
+    const name = `hb-${Date.now()}`;
+    const created = await call(tocsin, 'POST', '/v1/heartbeats', { name, interval_seconds: 1 });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const heartbeatId = ((await created.json()) as { id: string }).id;
+    const server = await serverSpan('POST', '/v1/heartbeats');
+    const publish = await eventually(() => otlp.spans.find((s) => s.traceId === server.traceId && s.name === 'publish heartbeat-check'), 20_000, 'the publish span');
+    expect(publish.kind).toBe(SpanKind.PRODUCER);
+
+    // Nobody pings: the check runs when due, finds it missed and logs it, inside its consumer span.
+    const missed = await eventually(() => logLines(tocsin).find((l) => l.msg === 'heartbeat missed: incident opened' && l.heartbeat_id === heartbeatId), 20_000, 'the miss');
+    const consumer = await eventually(() => otlp.spans.find((s) => s.spanId === missed.span_id), 20_000, 'the consumer span of the check');
+    expect(consumer).toMatchObject({ name: 'process heartbeat-check', kind: SpanKind.CONSUMER, traceId: missed.trace_id, links: [{ traceId: server.traceId, spanId: publish.spanId }] });
+    expect(consumer.parentSpanId).toBeUndefined();
   });
 
   it('makes no span for /health, /ready and /metrics, and no root span for the queue polling its tables', async () => {

@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Provider } from '../../ports/provider.ts';
+import { withClientSpan } from '../telemetry/trace-context.ts';
 
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -11,12 +12,16 @@ const escapeHtml = (text: string) =>
  */
 export function makeEmailProvider(deps: { smtpUrl?: string | undefined; from: string }): Provider {
   const transport = deps.smtpUrl ? nodemailer.createTransport(deps.smtpUrl + (deps.smtpUrl.includes('?') ? '&' : '?') + 'pool=true&maxConnections=5') : undefined;
+  // SPEC section 12: no instrumentation sees SMTP, so the send is a client span of its own. The
+  // server's host and port only: SMTP_URL may carry a password.
+  const server = deps.smtpUrl ? new URL(deps.smtpUrl) : undefined;
+  const spanAttributes = server ? { 'network.protocol.name': 'smtp', 'server.address': server.hostname, ...(server.port ? { 'server.port': Number(server.port) } : {}) } : {};
   return {
     breakerKey: () => 'email',
     async deliver(message) {
       if (!transport) return { ok: false, permanent: true, error: 'email is not configured: set SMTP_URL' };
       try {
-        await transport.sendMail({
+        await withClientSpan('smtp send', spanAttributes, () => transport.sendMail({
           from: deps.from,
           to: message.recipient,
           subject: message.subject ?? 'Notification from Tocsin',
@@ -26,7 +31,7 @@ export function makeEmailProvider(deps: { smtpUrl?: string | undefined; from: st
             : { text: message.content, html: `<p>${escapeHtml(message.content).replace(/\n/g, '<br>')}</p>` }),
           messageId: `<${message.id}@tocsin>`,
           headers: { 'X-Tocsin-Notification-Id': message.id },
-        });
+        }));
         return { ok: true, status_code: 250 };
       } catch (error) {
         const responseCode = (error as { responseCode?: number }).responseCode;

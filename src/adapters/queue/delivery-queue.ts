@@ -4,13 +4,14 @@ import { jobPriority } from '../../domain/notification.ts';
 import type { DeliveryQueue } from '../../ports/queue.ts';
 import type { Tx } from '../../ports/transact.ts';
 import { executor } from '../postgres/transact.ts';
+import { jobTrace, withJobPublishSpan, type JobTrace } from '../telemetry/trace-context.ts';
 
 // One pg-boss queue per channel (SPEC section 4), so a slow channel never holds up another,
 // each with its own dead letter queue.
 export const queueName = (channel: Channel): string => `notify-${channel}`;
 export const deadLetterQueueName = (channel: Channel): string => `notify-${channel}-dead`;
 
-export interface DeliveryJobData {
+export interface DeliveryJobData extends JobTrace {
   notification_id: string;
 }
 
@@ -24,16 +25,21 @@ export function makeDeliveryQueue(boss: PgBoss): DeliveryQueue {
       const byChannel = new Map<Channel, typeof jobs>();
       for (const job of jobs) byChannel.set(job.channel, [...(byChannel.get(job.channel) ?? []), job]);
       for (const [channel, list] of byChannel) {
-        await boss.insert(
-          queueName(channel),
-          list.map((job) => ({
-            id: job.id,
-            data: { notification_id: job.notification_id } satisfies DeliveryJobData,
-            priority: jobPriority[job.priority],
-            ...(job.start_after ? { startAfter: job.start_after } : {}),
-          })),
-          { db },
-        );
+        // SPEC section 12: each job carries the context of this insert's publish span; a job with
+        // a start time (a retry, a hand-back) is deferred, so its consumer links to it.
+        await withJobPublishSpan(queueName(channel), list.length, () => {
+          const [dueNow, deferred] = [jobTrace(false), jobTrace(true)];
+          return boss.insert(
+            queueName(channel),
+            list.map((job) => ({
+              id: job.id,
+              data: { notification_id: job.notification_id, ...(job.start_after === null ? dueNow : deferred) } satisfies DeliveryJobData,
+              priority: jobPriority[job.priority],
+              ...(job.start_after ? { startAfter: job.start_after } : {}),
+            })),
+            { db },
+          );
+        });
       }
     },
     async deadLetter(tx, channel, notificationIds) {

@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Delivery } from '../../app/deliver-notifications.ts';
 import { channels } from '../../domain/notification.ts';
+import { withJobSpan } from '../telemetry/trace-context.ts';
 import { deadLetterQueueName, queueName, type DeliveryJobData } from './delivery-queue.ts';
 
 export interface WorkerTuning {
@@ -50,7 +51,12 @@ export async function startDeliveryWorkers(boss: PgBoss, delivery: Delivery, tun
         // Every job of the batch completes; the dead letter copies of those that failed for good
         // were inserted with their statuses (see deliverJobs). pg-boss's per-job settlement did the
         // same through a JSON recordset that cost ~29 ms per batch of 200, more than anything else.
-        await delivery.deliverJobs(channel, jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id })));
+        // SPEC section 12: the batch's consumer span, active for the claim, the provider calls
+        // (their client spans) and the outcome's write; a child of the request for one job due at
+        // once, else linked to every job's publish span.
+        await withJobSpan(queueName(channel), jobs, () =>
+          delivery.deliverJobs(channel, jobs.map((job) => ({ job_id: job.id, notification_id: job.data.notification_id }))),
+        );
       },
     );
   }

@@ -1,11 +1,12 @@
 import { fromKysely, type PgBoss } from 'pg-boss';
 import type { EscalationQueue } from '../../ports/queue.ts';
 import { executor } from '../postgres/transact.ts';
+import { jobTrace, withJobPublishSpan, type JobTrace } from '../telemetry/trace-context.ts';
 
 // SPEC section 5: each later escalation level is a pg-boss job that starts at its due time.
 export const ESCALATION_QUEUE = 'escalate';
 
-export interface EscalationJobData {
+export interface EscalationJobData extends JobTrace {
   incident_id: string;
   run: number;
   round: number;
@@ -38,15 +39,18 @@ export function makeEscalationQueue(boss: PgBoss): EscalationQueue {
   return {
     async schedule(tx, job) {
       const db = fromKysely(executor(tx));
-      await boss.insert(
-        ESCALATION_QUEUE,
-        [{
-          id: job.id,
-          data: { incident_id: job.incident_id, run: job.run, round: job.round, level: job.level } satisfies EscalationJobData,
-          startAfter: job.start_after,
-          singletonKey: `${job.incident_id}:${job.run}:${job.round}:${job.level}`,
-        }],
-        { db },
+      // A step runs at its due time: deferred, so its consumer span links to this publish span.
+      await withJobPublishSpan(ESCALATION_QUEUE, 1, () =>
+        boss.insert(
+          ESCALATION_QUEUE,
+          [{
+            id: job.id,
+            data: { incident_id: job.incident_id, run: job.run, round: job.round, level: job.level, ...jobTrace(true) } satisfies EscalationJobData,
+            startAfter: job.start_after,
+            singletonKey: `${job.incident_id}:${job.run}:${job.round}:${job.level}`,
+          }],
+          { db },
+        ),
       );
     },
     async cancel(tx, jobId) {

@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { EscalationRunner } from '../../app/escalation-runner.ts';
+import { withJobSpan } from '../telemetry/trace-context.ts';
 import { ESCALATION_QUEUE, type EscalationJobData } from './escalation-queue.ts';
 
 export async function startEscalationWorker(boss: PgBoss, runStep: EscalationRunner, logger: Logger): Promise<void> {
@@ -19,11 +20,20 @@ export async function startEscalationWorker(boss: PgBoss, runStep: EscalationRun
       // One transaction per step: a failing step is retried alone, the others stand.
       const results = [];
       for (const job of jobs) {
+        const { incident_id, run, round, level } = job.data;
         try {
-          await runStep({ job_id: job.id, ...job.data });
+          // SPEC section 12: a step is a new trace, its consumer span linked to the span that
+          // scheduled it; the deliveries it enqueues are children of it.
+          await withJobSpan(ESCALATION_QUEUE, [job], async () => {
+            try {
+              await runStep({ job_id: job.id, incident_id, run, round, level });
+            } catch (error) {
+              logger.error({ err: error, job_id: job.id, incident_id, run, round, level }, 'escalation step failed; it will be retried');
+              throw error;
+            }
+          });
           results.push({ id: job.id, status: 'completed' as const });
         } catch (error) {
-          logger.error({ err: error, job_id: job.id, ...job.data }, 'escalation step failed; it will be retried');
           results.push({ id: job.id, status: 'failed' as const, output: { error: (error as Error).message } });
         }
       }

@@ -1,6 +1,7 @@
 import { fromKysely, type PgBoss } from 'pg-boss';
 import type { HeartbeatQueue } from '../../ports/queue.ts';
 import { executor } from '../postgres/transact.ts';
+import { jobTrace, withJobPublishSpan, type JobTrace } from '../telemetry/trace-context.ts';
 
 // Heartbeat checks run on the queue (SPEC section 6), so they work with any number of worker
 // processes and survive restarts; no process keeps a timer of its own.
@@ -16,7 +17,7 @@ import { executor } from '../postgres/transact.ts';
 // interval per heartbeat, which is what a per-heartbeat check costs anyway.
 export const HEARTBEAT_CHECK_QUEUE = 'heartbeat-check';
 
-export interface CheckJobData {
+export interface CheckJobData extends JobTrace {
   heartbeat_id: string;
 }
 
@@ -37,11 +38,14 @@ export function makeHeartbeatQueue(boss: PgBoss): HeartbeatQueue {
   return {
     async arm(tx, heartbeatId, at) {
       const connection = fromKysely(executor(tx));
-      await boss.send(HEARTBEAT_CHECK_QUEUE, { heartbeat_id: heartbeatId } satisfies CheckJobData, {
-        singletonKey: heartbeatId,
-        startAfter: at,
-        db: connection,
-      });
+      // A check runs at the heartbeat's due time: deferred, its consumer span links to this one.
+      await withJobPublishSpan(HEARTBEAT_CHECK_QUEUE, 1, () =>
+        boss.send(HEARTBEAT_CHECK_QUEUE, { heartbeat_id: heartbeatId, ...jobTrace(true) } satisfies CheckJobData, {
+          singletonKey: heartbeatId,
+          startAfter: at,
+          db: connection,
+        }),
+      );
     },
   };
 }

@@ -5,6 +5,7 @@ import type { HeartbeatQueue } from '../../ports/queue.ts';
 import type { Database } from '../postgres/database.ts';
 import { overdueHeartbeats } from '../postgres/heartbeat-store.ts';
 import { readerOf } from '../postgres/transact.ts';
+import { withJobSpan } from '../telemetry/trace-context.ts';
 import { HEARTBEAT_CHECK_QUEUE, type CheckJobData } from './heartbeat-queue.ts';
 
 // The worker side of heartbeat checks; how checks are scheduled is explained in heartbeat-queue.ts.
@@ -22,8 +23,10 @@ export async function startHeartbeatWorker(deps: { boss: PgBoss; db: Database; h
     { batchSize: 20, pollingIntervalSeconds: 1 },
     async (jobs) => {
       for (const job of jobs) {
-        const outcome = await deps.heartbeats.check(job.data.heartbeat_id);
-        if (outcome === 'missed') deps.logger.info({ heartbeat_id: job.data.heartbeat_id }, 'heartbeat missed: incident opened');
+        await withJobSpan(HEARTBEAT_CHECK_QUEUE, [job], async () => {
+          const outcome = await deps.heartbeats.check(job.data.heartbeat_id);
+          if (outcome === 'missed') deps.logger.info({ heartbeat_id: job.data.heartbeat_id }, 'heartbeat missed: incident opened');
+        });
       }
     },
   );

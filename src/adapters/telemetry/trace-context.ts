@@ -10,6 +10,25 @@ import { activeTracing, type ActiveTracing } from './tracing-state.ts';
 /** W3C `traceparent` (and `tracestate`, `baggage` when present), stored in a job's data. */
 export type TraceCarrier = Record<string, string>;
 
+/**
+ * The trace fields of a job's data: the carrier of the span that enqueued it, and
+ * `trace_deferred` when the job was not due at once (a retry, a delayed step, a heartbeat
+ * check), which makes its consumer span a link rather than a child. Absent with tracing off.
+ */
+export interface JobTrace {
+  traceparent?: string;
+  tracestate?: string;
+  baggage?: string;
+  trace_deferred?: true;
+}
+
+/** A job as a pg-boss worker receives it: `retryCount` > 0 is a retry after a failed run. */
+interface ReceivedJob {
+  id: string;
+  data: JobTrace | null;
+  retryCount?: number;
+}
+
 const tracerName = 'tocsin';
 
 /** The trace context of the active span, for a job's data; undefined when there is none. */
@@ -19,6 +38,16 @@ export function injectTraceContext(): TraceCarrier | undefined {
   const carrier: TraceCarrier = {};
   tracing.api.propagation.inject(tracing.api.context.active(), carrier);
   return carrier.traceparent ? carrier : undefined;
+}
+
+/**
+ * The trace fields for a job enqueued now (call it inside `withPublishSpan`): spread them into
+ * the job's data. `deferred`: the job does not run at once.
+ */
+export function jobTrace(deferred: boolean): JobTrace {
+  const carrier = injectTraceContext();
+  if (!carrier) return {};
+  return deferred ? { ...carrier, trace_deferred: true } : carrier;
 }
 
 /** Runs `fn` with `span` active in `parent`, and ends the span, recording a failure. */
@@ -87,4 +116,49 @@ export async function withConsumerSpan<T>(
     parent,
   );
   return inSpan(tracing, parent, span, fn);
+}
+
+function carrierOf(data: JobTrace | null): TraceCarrier | undefined {
+  if (!data?.traceparent) return undefined;
+  const carrier: TraceCarrier = { traceparent: data.traceparent };
+  if (data.tracestate) carrier.tracestate = data.tracestate;
+  if (data.baggage) carrier.baggage = data.baggage;
+  return carrier;
+}
+
+/**
+ * The CONSUMER span `process <queue>` of a pg-boss batch: a child of the job's publish span when
+ * the batch is one job due at once on its first run; otherwise a new trace linking every job.
+ * With tracing off it only calls `fn` (nothing is read from the jobs).
+ */
+export function withJobSpan<T>(queue: string, jobs: readonly ReceivedJob[], fn: () => Promise<T>): Promise<T> {
+  if (!activeTracing()) return fn();
+  const dueAtOnce = jobs.every((job) => !job.data?.trace_deferred && !job.retryCount);
+  return withConsumerSpan(`process ${queue}`, jobs.map((job) => carrierOf(job.data)), dueAtOnce, fn, {
+    'messaging.system': 'pg-boss',
+    'messaging.destination.name': queue,
+    ...(jobs.length === 1 ? { 'messaging.message.id': jobs[0]!.id } : {}),
+  });
+}
+
+/** The PRODUCER span `publish <queue>` around an insert of `count` jobs; see `jobTrace`. */
+export function withJobPublishSpan<T>(queue: string, count: number, fn: () => Promise<T>): Promise<T> {
+  if (!activeTracing()) return fn();
+  return withPublishSpan(`publish ${queue}`, fn, {
+    'messaging.system': 'pg-boss',
+    'messaging.destination.name': queue,
+    ...(count > 1 ? { 'messaging.batch.message_count': count } : {}),
+  });
+}
+
+/**
+ * A CLIENT span around a provider call that no instrumentation sees (SMTP: nodemailer speaks
+ * over its own sockets). A thrown error is recorded on the span and passed on.
+ */
+export function withClientSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+  const tracing = activeTracing();
+  if (!tracing) return fn();
+  const { api } = tracing;
+  const span = api.trace.getTracer(tracerName).startSpan(name, { kind: api.SpanKind.CLIENT, attributes });
+  return inSpan(tracing, api.context.active(), span, fn);
 }
