@@ -1,6 +1,7 @@
 // `npm run bench` (SPEC section 9): every figure measured in one run on one PostgreSQL, each
 // beside its baseline and its target. `npm run bench -- --quick` is a smaller run of the same
-// figures (under 2 minutes). `--skip-scale` leaves out the million-row phase (for iterating).
+// figures (under 2 minutes). `--skip-scale` and `--skip-tracing` leave those phases out (for
+// iterating); a run without them does not measure SPEC section 9 whole.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -14,6 +15,7 @@ import { databaseUrl } from '../tests/helpers/urls.ts';
 import { freePort } from '../src/adapters/free-port.ts';
 import { watchStream } from './stream-watchers.ts';
 import { runScale, type ScaleResult } from './scale.ts';
+import { measureTracingOverhead } from './tracing-cost.ts';
 
 const quick = process.argv.includes('--quick');
 // Issue 12: SSE clients connected to an API process while the worker drains the delivery backlog
@@ -23,6 +25,7 @@ const size = quick
   ? { backlog: 5_000, latencySeconds: 5, pageSeconds: 5, ingestSeconds: 4 }
   : { backlog: 20_000, latencySeconds: 20, pageSeconds: 15, ingestSeconds: 10 };
 const skipScale = process.argv.includes('--skip-scale');
+const skipTracing = process.argv.includes('--skip-tracing');
 // --delivery-only: the two baselines and delivery, then stop (for tuning delivery; with
 // BENCH_PROFILE=dir BENCH_PROFILE_ROLE=worker it profiles the worker's drain).
 const deliveryOnly = process.argv.includes('--delivery-only');
@@ -308,10 +311,9 @@ async function main() {
       log,
     }, adminKey);
 
-    // 6. Tracing's cost (SPEC section 12): measured by bench/tracing-cost.ts (issue 16). LEAD: when
-    // that file exports measureTracingOverhead(...) returning { ingest, delivery } ratios, call it
-    // here and put its figures in `tracing` below; until then the figure is reported as missing.
-    const tracing = undefined as { ingest_ratio: number; delivery_ratio: number } | undefined;
+    // 6. Tracing's cost (SPEC sections 9 and 12): bench/tracing-cost.ts (issue 16), its own database.
+    log('tracing overhead: ingest and a delivery drain, tracing off and on in turn');
+    const tracing = skipTracing ? undefined : await measureTracingOverhead({ quick, databaseUrl: server.url, log: (line) => log(`tracing: ${line}`) });
 
     const results = {
       quick,
@@ -379,7 +381,7 @@ async function main() {
             check('tracing_overhead.ingest', 'tracing on / off, ingest', undefined, undefined, tracing.ingest_ratio, '>=', 0.85),
             check('tracing_overhead.delivery', 'tracing on / off, delivery', undefined, undefined, tracing.delivery_ratio, '>=', 0.85),
           ]
-        : [missing('tracing_overhead', 'tracing on / off (not measured here yet: issue 16)')]),
+        : [missing('tracing_overhead', 'tracing on / off (left out: --skip-tracing)')]),
       check('rss_mb', 'peak RSS of a service process (MB)', results.rss_mb, undefined, results.rss_mb, '<', 300),
     ];
     results.checks = checks;
