@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -31,6 +32,10 @@ const skipTracing = process.argv.includes('--skip-tracing');
 const deliveryOnly = process.argv.includes('--delivery-only');
 const root = fileURLToPath(new URL('..', import.meta.url));
 const adminKey = 'bench-admin-key-0123456789';
+// Every process this run starts (about 25) compiles the service's TypeScript again; Node's
+// compile cache keeps the result (measured: 2.3 s of CPU per start of the service's modules without,
+// 1.7 s with). Only start-up is faster; the figures are steady-state.
+process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'tocsin-bench-compile-cache');
 const runStarted = Date.now();
 const log = (line: string) => process.stderr.write(`[bench ${((Date.now() - runStarted) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
