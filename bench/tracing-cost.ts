@@ -56,7 +56,9 @@ interface Started {
 /** A Tocsin process of `role` as `npm start` runs it (or without the hook), ready to work. */
 async function startTocsin(role: 'all' | 'api' | 'worker', variant: Variant, dbUrl: string, otlpUrl: string): Promise<Started> {
   const port = await freePort();
-  const flags = ['--max-semi-space-size=8', ...(variant === 'no hook' ? [] : [hook])];
+  // BENCH_PROFILE=dir writes a CPU profile of every service process there (node --cpu-prof).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const flags = ['--max-semi-space-size=8', ...profile, ...(variant === 'no hook' ? [] : [hook])];
   const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: dbUrl,
@@ -157,12 +159,17 @@ async function makeBacklog(variant: Variant, dbUrl: string, receivers: Receivers
   }
 }
 
-/** One worker drains the backlog: jobs per second from its start to the last outcome written. */
+/**
+ * One worker drains the backlog: jobs per second from the tenth delivered (the first tenth warms
+ * the process up, as for ingest) to the last outcome written.
+ */
 async function drain(variant: Variant, dbUrl: string, db: pg.Client, receivers: Receivers, size: number) {
   receivers.resetArrivals();
   const worker = await startTocsin('worker', variant, dbUrl, receivers.url);
+  while (receivers.arrivals() < size / 10) await sleep(2);
   const started = performance.now();
   const cpuBefore = worker.cpuNow();
+  const measured = size - receivers.arrivals();
   while (receivers.arrivals() < size) await sleep(5);
   for (;;) {
     const { rows } = await db.query(`select count(*)::int as n from notifications where status <> 'sent'`);
@@ -170,10 +177,10 @@ async function drain(variant: Variant, dbUrl: string, db: pg.Client, receivers: 
     await sleep(20);
   }
   const seconds = (performance.now() - started) / 1000;
-  const cpuMsPerJob = (worker.cpuNow() - cpuBefore) / size;
+  const cpuMsPerJob = (worker.cpuNow() - cpuBefore) / measured;
   await worker.stop();
   if (receivers.arrivals() !== size) throw new Error(`delivery (${variant}): ${receivers.arrivals()} arrivals for ${size} notifications`);
-  return { jobsPerSecond: size / seconds, cpuMsPerJob };
+  return { jobsPerSecond: measured / seconds, cpuMsPerJob };
 }
 
 export interface TracingOverhead {
@@ -197,7 +204,7 @@ export interface TracingOverhead {
  */
 export async function measureTracingOverhead(options: { quick: boolean; databaseUrl: string; log?: (line: string) => void }): Promise<TracingOverhead> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[tracing-cost] ${line}\n`));
-  const size = options.quick ? { rounds: 2, ingestSeconds: 4, backlog: 2_000 } : { rounds: 4, ingestSeconds: 8, backlog: 5_000 };
+  const size = options.quick ? { rounds: 2, warmSeconds: 2, ingestSeconds: 4, backlog: 2_000 } : { rounds: 5, warmSeconds: 3, ingestSeconds: 6, backlog: 4_000 };
   const admin = new pg.Client({ connectionString: options.databaseUrl });
   await admin.connect();
   const dbName = `tocsin_tracing_cost_${Date.now()}`;
@@ -216,6 +223,9 @@ export async function measureTracingOverhead(options: { quick: boolean; database
       const ingestRound: Record<string, { rps: number; cpu: number }> = {};
       for (const variant of order) {
         const tocsin = await startTocsin('api', variant, dbUrl, receivers.url);
+        // A short load first, not measured, so that both variants are measured warm: what is
+        // compiled or allocated on first use is a start-up cost, not a per-request one.
+        await ingest(tocsin.url, size.warmSeconds);
         const cpuBefore = tocsin.cpuNow();
         const result = await ingest(tocsin.url, size.ingestSeconds);
         const cpu = (tocsin.cpuNow() - cpuBefore) / result.requests;

@@ -103,6 +103,14 @@ describe('with tracing on', () => {
     expect(consumer.attributes).toMatchObject({ 'messaging.batch.message_count': 4, 'messaging.destination.name': 'deliver-webhook' });
   });
 
+  it('a batch of jobs enqueued by one insert links its publish span once', async () => {
+    const carrier = await enqueue();
+    await withConsumerSpan('process deliver-webhook', [carrier, { ...carrier }, carrier], true, async () => undefined);
+    const consumer = named('process deliver-webhook');
+    expect(consumer.links.map((link) => link.context.spanId)).toEqual([named('publish deliver-webhook').spanContext().spanId]);
+    expect(consumer.attributes['messaging.batch.message_count']).toBe(3);
+  });
+
   /** Enqueues one job as the queue adapters do, in a request span; returns its data. */
   const enqueueJob = (deferred: boolean) =>
     api.trace.getTracer('test').startActiveSpan('POST /v1/incidents', async (request) => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { untraced } from '../telemetry/trace-context.ts';
 import { notifyChanges } from './change-store.ts';
 import type { Database } from './database.ts';
 
@@ -34,7 +35,9 @@ export function makeChangeNotifier(db: Database, logger: Pick<Logger, 'debug'>) 
     committed(id: number): void {
       if (id <= newest) return;
       newest = id;
-      sending ??= drain();
+      // One NOTIFY serves every writer since the last: it belongs to no request's trace (and a
+      // span fewer per write: one of the four of a traced POST /v1/incidents).
+      sending ??= untraced(drain);
     },
     /** Resolves when every notification asked for so far has been sent (for shutdown and tests). */
     async flush(): Promise<void> {

@@ -79,7 +79,7 @@ export async function withPublishSpan<T>(name: string, fn: () => Promise<T>, att
  * Runs `fn` in the CONSUMER span of a job or a batch of jobs. `carriers` are the jobs' trace
  * contexts (undefined for a job enqueued outside any trace). One job due at once: the span is a
  * child of the span that enqueued it. Otherwise (a retry, a delayed step, a batch of several
- * jobs): a new trace whose span links to every job's context. The span is active inside `fn`,
+ * jobs): a new trace whose span links to every job's context (once each). The span is active in `fn`,
  * so the queries, the provider call and the log lines of the job belong to it.
  */
 export async function withConsumerSpan<T>(
@@ -93,8 +93,12 @@ export async function withConsumerSpan<T>(
   if (!tracing) return fn();
   const { api } = tracing;
   const contexts: Context[] = [];
+  // Jobs enqueued by one insert carry one context (an incident paging twenty people, a batch
+  // request): it is linked once.
+  const seen = new Set<string>();
   for (const carrier of carriers) {
-    if (!carrier) continue;
+    if (!carrier || seen.has(carrier.traceparent!)) continue;
+    seen.add(carrier.traceparent!);
     const extracted = api.propagation.extract(api.ROOT_CONTEXT, carrier);
     const spanContext = api.trace.getSpanContext(extracted);
     if (spanContext && api.trace.isSpanContextValid(spanContext)) contexts.push(extracted);
@@ -161,4 +165,14 @@ export function withClientSpan<T>(name: string, attributes: Attributes, fn: () =
   const { api } = tracing;
   const span = api.trace.getTracer(tracerName).startSpan(name, { kind: api.SpanKind.CLIENT, attributes });
   return inSpan(tracing, api.context.active(), span, fn);
+}
+
+/**
+ * Runs `fn` outside any trace: for work done on behalf of many requests at once, which would
+ * otherwise be charged to whichever request happened to start it (the coalesced NOTIFY of the
+ * change feed). Its queries make no spans (the pg instrumentation requires a parent span).
+ */
+export function untraced<T>(fn: () => T): T {
+  const tracing = activeTracing();
+  return tracing ? tracing.api.context.with(tracing.api.ROOT_CONTEXT, fn) : fn();
 }
