@@ -50,6 +50,16 @@ describe('cursor pagination (SPEC section 2)', () => {
     for (const id of before) expect(seen).toContain(id); // nothing that existed is skipped
   });
 
+  it('a search with many matches (read newest first, not through the full-text index) pages the same way', async () => {
+    // 1,000 matches or more switch listIncidents to its other query shape (SEARCH_WALK_FROM).
+    const ids = await createMany(1_100, 'plentiful');
+    await createMany(30, 'other');
+    const { seen, pages } = await walk('q=plentiful&severity=P3&limit=500');
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(1_100);
+    expect(new Set(seen)).toEqual(new Set(ids));
+  });
+
   it('defaults to 50 and caps at 500', async () => {
     await createMany(60, 'sizes');
     const first = (await t.call({ method: 'GET', url: '/v1/incidents?q=sizes' })).json();

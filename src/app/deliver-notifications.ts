@@ -94,16 +94,19 @@ const RATE_LIMIT_WAIT_MS = 5000;
  * re-queued the whole backlog every second, because each refused full batch made pg-boss fetch
  * the next one at once. Found by tests/delivery-reliability.test.ts (issue 3).
  */
-async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, claimed: Notification[]) {
+async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, claimed: Notification[], window: { used: number; ms_left: number } | null) {
   const inFlight: ReturnType<typeof attempt>[] = [];
   let waiting = claimed;
   let retryInMs = 0;
   const waitUntil = Date.now() + RATE_LIMIT_WAIT_MS;
+  // The claim counted the batch in the window already: its grant needs no round trip of its own.
+  let counted = window;
   for (;;) {
     if (deps.stopping?.aborted) break;
     let grant: Awaited<ReturnType<ChannelRateLimiter['acquire']>>;
     try {
-      grant = await deps.rateLimiter.acquire(channel, waiting.length);
+      grant = counted ? deps.rateLimiter.granted(waiting.length, counted) : await deps.rateLimiter.acquire(channel, waiting.length);
+      counted = null;
     } catch {
       // The limiter lives in PostgreSQL. What is not granted goes back to the queue through the
       // same (retried) write as the outcomes, rather than failing the batch, which would deliver
@@ -146,12 +149,12 @@ async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJo
   const budgetMs = deps.writeRetryMs ?? WRITE_RETRY_MS;
   // The claim moves the notifications of these jobs to sending (see claimForSending); a job that
   // is no longer its notification's current one (cancelled, or replaced by a retry) claims nothing.
-  const claimed = await retryingWrite({ budgetMs, logger: deps.logger, what: 'claiming a batch', context: { channel, jobs: jobs.length } }, () =>
-    deps.transact.single((tx) => deps.delivery.claimForSending(tx, jobs)),
+  const { claimed, window } = await retryingWrite({ budgetMs, logger: deps.logger, what: 'claiming a batch', context: { channel, jobs: jobs.length } }, () =>
+    deps.transact.single((tx) => deps.delivery.claimForSending(tx, channel, jobs)),
   );
   if (claimed.length === 0) return;
 
-  const { outcomes, waiting, retryInMs } = await attemptWithinRateLimit(deps, channel, claimed);
+  const { outcomes, waiting, retryInMs } = await attemptWithinRateLimit(deps, channel, claimed, window);
   const batch = decideBatch(deps, channel, claimed, outcomes, waiting, retryInMs);
   const context = { channel, notifications: claimed.length };
   try {

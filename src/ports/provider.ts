@@ -36,4 +36,6 @@ export interface CircuitBreakers {
 /** The per-channel delivery budget shared by all workers: how many of `wanted` may go now. */
 export interface ChannelRateLimiter {
   acquire(channel: Channel, wanted: number): Promise<{ granted: number; retry_in_ms: number }>;
+  /** The grant for `wanted` that another statement already counted (the claim): `used` is the window's total after it. */
+  granted(wanted: number, window: { used: number; ms_left: number }): { granted: number; retry_in_ms: number };
 }

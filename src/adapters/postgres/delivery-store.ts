@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Incident } from '../../domain/incident.ts';
-import { summarize, type Attempt, type Notification, type NotificationStatus } from '../../domain/notification.ts';
+import { summarize, type Attempt, type Channel, type Notification, type NotificationStatus } from '../../domain/notification.ts';
 import type { Tx } from '../../ports/transact.ts';
+import { countInWindowCte, type CountedWindow } from './channel-rate-limiter.ts';
 import { executor } from './transact.ts';
 import { notificationChangeCtes, notificationColumns, runWithChange } from './notification-store.ts';
 
@@ -28,10 +29,17 @@ const newestChange = sql`(select max(id)::text from appended_changes) as newest_
  * is no longer its notification's current one (cancelled, or replaced by a retry) is not
  * returned. It numbers the attempt (attempt_count + 1, under the row lock, so two claims never get
  * the same number) and that number is the claim's token: recordAttempts and requeue act only while
- * it is current. One statement for the whole batch.
+ * it is current. In the same statement it counts what it claimed in the channel's rate-limit
+ * window (SPEC section 4) and returns the window, from which the worker takes its first grant
+ * (ChannelRateLimiter.granted): one round trip for the whole batch, where the claim and the
+ * budget were two.
  */
-export async function claimForSending(tx: Tx, jobs: { job_id: string; notification_id: string }[]): Promise<Notification[]> {
-  const rows = await runWithChange<Notification & { newest_change: string | null }>(tx, sql`
+export async function claimForSending(
+  tx: Tx,
+  channel: Channel,
+  jobs: { job_id: string; notification_id: string }[],
+): Promise<{ claimed: Notification[]; window: CountedWindow | null }> {
+  const rows = await runWithChange<Notification & { newest_change: string | null; window_used: number | null; window_ms_left: number | null }>(tx, sql`
     with changed as (
       update notifications n
       set status = 'sending', attempt_count = n.attempt_count + 1, updated_at = now()
@@ -39,9 +47,13 @@ export async function claimForSending(tx: Tx, jobs: { job_id: string; notificati
       where n.id = j.notification_id and n.job_id = j.job_id and n.status in ('queued', 'scheduled', 'sending')
       returning ${sql.join(notificationColumns.map((c) => sql.ref(`n.${c}`)))}
     ),
-    ${notificationChangeCtes()}
-    select changed.*, ${newestChange} from changed`);
-  return rows.map(({ newest_change: _, ...row }) => row as Notification);
+    ${notificationChangeCtes()},
+    ${countInWindowCte(channel, 'changed')}
+    select changed.*, ${newestChange}, rate_window.used as window_used, rate_window.ms_left as window_ms_left
+    from changed left join rate_window on true`);
+  const first = rows[0];
+  const window = first && first.window_used !== null ? { used: first.window_used, ms_left: first.window_ms_left! } : null;
+  return { claimed: rows.map(({ newest_change: _, window_used: _u, window_ms_left: _m, ...row }) => row as Notification), window };
 }
 
 /**

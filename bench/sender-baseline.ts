@@ -1,0 +1,66 @@
+// The sender baseline (SPEC section 9): what a user would write instead of Tocsin. A bare pg-boss
+// worker, tuned like the queue baseline (batches, concurrency, LISTEN/NOTIFY, burst fetching),
+// that POSTs each job's payload with a Standard Webhooks signature to the same receiver through a
+// keep-alive pool (undici, as many connections as Tocsin's) and completes the batch. No status,
+// no attempts, no rate limit, no circuit breaker. A backlog is inserted first, then drained; the
+// drain rate is the figure. Env: DATABASE_URL, RECEIVER (a URL), JOBS, BATCH_SIZE, CONCURRENCY.
+import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
+import { PgBoss } from 'pg-boss';
+import { Agent, request } from 'undici';
+
+const jobs = Number(process.env.JOBS ?? 20_000);
+const batchSize = Number(process.env.BATCH_SIZE ?? 200);
+const concurrency = Number(process.env.CONCURRENCY ?? 3);
+const receiver = process.env.RECEIVER!;
+const secret = createSecretKey(Buffer.from('c2VuZGVyLWJhc2VsaW5lLXNlY3JldA==', 'base64'));
+const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
+
+interface Payload {
+  id: string;
+  content: string;
+  created_at: string;
+}
+
+const boss = new PgBoss({ connectionString: process.env.DATABASE_URL!, schema: 'bench_sender', useListenNotify: true, supervise: false, schedule: false });
+boss.on('error', () => {});
+await boss.start();
+const queue = `sender-${Date.now()}`;
+await boss.createQueue(queue, { notify: true });
+for (let i = 0; i < jobs; i += 1000) {
+  await boss.insert(queue, Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({
+    data: { id: randomUUID(), content: `backlog ${i + k}`, created_at: new Date().toISOString() } satisfies Payload,
+  })));
+}
+
+async function send(payload: Payload): Promise<void> {
+  const body = JSON.stringify({ type: 'notification', ...payload });
+  const timestamp = Math.floor(Date.now() / 1000);
+  const signature = `v1,${createHmac('sha256', secret).update(`${payload.id}.${timestamp}.${body}`).digest('base64')}`;
+  const response = await request(`${receiver}/sender`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', 'webhook-id': payload.id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signature },
+    body,
+  });
+  await response.body.dump();
+  if (response.statusCode >= 300) throw new Error(`receiver answered ${response.statusCode}`);
+}
+
+let done = 0;
+const started = performance.now();
+const finished = new Promise<number>((resolve) => {
+  void boss.work<Payload>(
+    queue,
+    { batchSize, localConcurrency: concurrency, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 2, burstWhenBatchFull: true },
+    async (batch) => {
+      // Returning completes the whole batch; a throw would fail it (and pg-boss retry it).
+      await Promise.all(batch.map((job) => send(job.data)));
+      done += batch.length;
+      if (done >= jobs) resolve(performance.now());
+    },
+  );
+});
+const ended = await finished;
+await boss.stop({ graceful: true, timeout: 10_000 });
+await agent.close();
+process.stdout.write(`${JSON.stringify({ jobs, seconds: (ended - started) / 1000, jobs_per_s: jobs / ((ended - started) / 1000) })}\n`);
