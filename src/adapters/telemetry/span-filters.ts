@@ -20,6 +20,8 @@ const secretPathSegments = [
   /(\/v1\/integrations\/)[^/?#]+(?=\/alertmanager)/,
   /(\/v1\/heartbeats\/)[^/?#]+(?=\/ping)/,
   /(\/v1\/ical-feeds\/)[^/?#]+/,
+  // The action link of a page (SPEC section 10) acknowledges as the person paged.
+  /^(\/a\/)[^/?#]+/,
 ];
 
 export function redactServerUrl(value: string): string {
@@ -54,7 +56,9 @@ export class UrlRedactingProcessor implements SpanProcessor {
     for (const name of urlAttributes) {
       const value = span.attributes[name];
       if (typeof value !== 'string') continue;
-      const redacted = client ? redactClientUrl(name, value) : redactServerUrl(value);
+      // @fastify/otel's url.path is the request's URL, query string included: the path alone is
+      // what the attribute means, and a query may carry what a user searched for.
+      const redacted = client ? redactClientUrl(name, value) : redactServerUrl(name === 'url.path' ? value.split('?', 1)[0]! : value);
       if (redacted !== value) span.setAttribute(name, redacted);
     }
   }

@@ -176,3 +176,19 @@ export function untraced<T>(fn: () => T): T {
   const tracing = activeTracing();
   return tracing ? tracing.api.context.with(tracing.api.ROOT_CONTEXT, fn) : fn();
 }
+
+/** A Fastify request as @fastify/otel decorates it (`opentelemetry()` exists only with tracing on). */
+interface TracedRequest {
+  url: string;
+  opentelemetry?: () => { context?: Context | null };
+}
+
+/**
+ * Runs `fn` inside the trace of a request's server span, so that what it logs carries the trace
+ * (SPEC section 12). Without tracing, or for a request that is not traced, calls straight through.
+ */
+export function inRequestTrace<T>(request: TracedRequest, fn: () => T): T {
+  const tracing = activeTracing();
+  const context = tracing ? request.opentelemetry?.().context : undefined;
+  return context ? tracing!.api.context.with(context, fn) : fn();
+}
