@@ -79,6 +79,9 @@ const EnvSchema = Type.Object({
   // pooler; how long events are kept for replay; how often an idle SSE stream gets a comment line
   // (a WebSocket gets a ping every second beat).
   DATABASE_LISTEN_URL: Type.Optional(Url('postgres|postgresql')),
+  // Named server-side statements for the statements run again and again (adapters/postgres/
+  // prepared-statements.ts); false behind a pooler that cannot carry them (PgBouncer before 1.21).
+  DATABASE_PREPARED_STATEMENTS: Type.Boolean({ default: true, description: 'true or false' }),
   EVENT_RETENTION_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 87_600, default: 24, description: 'a number of hours above 0 (decimals allowed, such as 0.01), at most 87600' }),
   // SPEC section 10: how long a session lasts without being used (each use slides it).
   SESSION_TTL_HOURS: Type.Number({ exclusiveMinimum: 0, maximum: 8760, default: 12, description: 'a number of hours above 0 (decimals allowed), at most 8760' }),

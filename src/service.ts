@@ -202,7 +202,7 @@ export async function startService(options: { role: ServiceRole; config: Config;
   const runsWorkers = role === 'all' || role === 'worker';
   const runsApi = role === 'all' || role === 'api';
 
-  const db = makeDatabase(makePool(databaseUrl, 20));
+  const db = makeDatabase(makePool(databaseUrl, 20, { preparedStatements: config.DATABASE_PREPARED_STATEMENTS }));
   const applied = await migrateToLatest(db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import { FileMigrationProvider, Migrator } from 'kysely/migration';
+import { prepareRepeatedStatements } from './prepared-statements.ts';
 import type { DB } from './schema.ts';
 
 export type Database = Kysely<DB>;
@@ -11,7 +12,7 @@ export type Executor = Kysely<DB> | Transaction<DB>;
 
 export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url));
 
-export function makePool(connectionString: string, max: number): pg.Pool {
+export function makePool(connectionString: string, max: number, options: { preparedStatements?: boolean } = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
@@ -29,6 +30,7 @@ export function makePool(connectionString: string, max: number): pg.Pool {
   // process. With this listener the query rejects, the caller sees the error, and the pool drops
   // the dead client on release. Found by tests/delivery-reliability.test.ts (issue 3).
   pool.on('connect', (client) => client.on('error', () => {}));
+  if (options.preparedStatements ?? true) prepareRepeatedStatements(pool);
   return pool;
 }
 

@@ -1,0 +1,67 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeDatabase, makePool, type Database } from '../src/adapters/postgres/database.ts';
+import { createTestDatabase } from './helpers/test-database.ts';
+
+// adapters/postgres/prepared-statements.ts: a statement sent a third time with parameters is
+// prepared on each connection from then on; a statement that would change shape with the schema
+// (`*`) never is; DATABASE_PREPARED_STATEMENTS=false prepares nothing.
+
+type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await createTestDatabase({ empty: true });
+});
+afterAll(async () => {
+  await database?.drop();
+});
+
+/** The statements prepared on the one connection of `db`, seen from that connection. */
+async function prepared(db: Database): Promise<string[]> {
+  const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements order by prepare_time`.execute(db);
+  return rows.map((row) => row.statement);
+}
+
+describe('prepared statements', () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = makeDatabase(makePool(database.url, 1));
+    await sql`create table if not exists prep_probe (id int primary key, name text)`.execute(db);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+  });
+
+  it('prepares a statement from its third run on, and it answers as before', async () => {
+    const insert = (id: number) => sql`insert into prep_probe (id, name) values (${id}, ${`n${id}`}) returning id, name`.execute(db);
+    for (let id = 1; id <= 2; id++) await insert(id);
+    expect((await prepared(db)).filter((s) => s.includes('prep_probe'))).toEqual([]);
+    for (let id = 3; id <= 6; id++) expect((await insert(id)).rows).toEqual([{ id, name: `n${id}` }]);
+    expect((await prepared(db)).filter((s) => s.includes('insert into prep_probe'))).toHaveLength(1);
+  });
+
+  it('never prepares a statement whose columns would change with a migration, and it sees the new column', async () => {
+    const read = (id: number) => sql<Record<string, unknown>>`select * from prep_probe where id = ${id}`.execute(db);
+    for (let i = 0; i < 5; i++) await read(1);
+    const named = (id: number) => sql<Record<string, unknown>>`select id, name, (select count(*) from prep_probe) as n from prep_probe where id = ${id}`.execute(db);
+    for (let i = 0; i < 5; i++) await named(1);
+    const statements = await prepared(db);
+    expect(statements.filter((s) => s.includes('select * from prep_probe'))).toEqual([]);
+    expect(statements.filter((s) => s.includes('count(*)'))).toHaveLength(1);
+    // A migration adds a column while this process runs: both kinds still answer.
+    await sql`alter table prep_probe add column extra text default 'x'`.execute(db);
+    expect((await read(1)).rows).toEqual([{ id: 1, name: 'n1', extra: 'x' }]);
+    expect((await named(1)).rows).toEqual([{ id: 1, name: 'n1', n: expect.anything() }]);
+  });
+
+  it('prepares nothing when switched off (DATABASE_PREPARED_STATEMENTS=false)', async () => {
+    const off = makeDatabase(makePool(database.url, 1, { preparedStatements: false }));
+    try {
+      for (let i = 0; i < 5; i++) await sql`select name from prep_probe where id = ${1}`.execute(off);
+      expect(await prepared(off)).toEqual([]);
+    } finally {
+      await off.destroy();
+    }
+  });
+});
