@@ -1,16 +1,43 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
-/** Statements that name their columns: `count(*)` aside, no `*` (see preparable). */
-const star = /\*/;
 const countStar = /count\(\*\)/gi;
+/** A `*` that stands for columns: after select, returning, a comma or a qualifier (not a product). */
+const columnStar = /(select|returning|,|([A-Za-z_][A-Za-z0-9_]*|"[^"]+")\.)\s*\*(\s+from\s+unnest\()?/gi;
+const cteName = /(?:\bwith(?:\s+recursive)?|,)\s+("?)([A-Za-z_][A-Za-z0-9_]*)\1\s+as\s+(?:(?:not\s+)?materialized\s+)?\(/gi;
+
+/** How deep in parentheses each position of `text` is. */
+function depths(text: string): Int16Array {
+  const depth = new Int16Array(text.length);
+  let level = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === ')') level--;
+    depth[i] = level;
+    if (text[i] === '(') level++;
+  }
+  return depth;
+}
 
 /**
- * A statement whose result columns are all named keeps its shape when a migration adds a column;
- * a prepared `select *` or `returning *` would then fail with "cached plan must not change result
- * type" in a process started before the migration. Those are never prepared.
+ * Whether a statement's result columns stay the same when a migration adds a column. A prepared
+ * `select *` or `returning *` over a table would then fail with "cached plan must not change
+ * result type" in a process started before the migration, so it is never prepared. Only the
+ * statement's own result counts (a `*` inside a subquery or a common table expression does not
+ * reach it), a star over one of its common table expressions counts as named (Tocsin's name
+ * their columns), and so does `* from unnest(...)` of typed arrays; a `*` between two values is
+ * a product. What this misses is caught when it happens (see prepareRepeatedStatements).
  */
-const preparable = (text: string) => !star.test(text.replace(countStar, ''));
+export function preparable(text: string): boolean {
+  const plain = text.replace(countStar, 'count(1)');
+  const depth = depths(plain);
+  const ctes = new Set([...plain.matchAll(cteName)].map((match) => match[2]!.toLowerCase()));
+  for (const match of plain.matchAll(columnStar)) {
+    if (depth[match.index] !== 0) continue;
+    const qualifier = match[2]?.replaceAll('"', '').toLowerCase();
+    if (qualifier !== undefined ? !ctes.has(qualifier) : match[3] === undefined) return false;
+  }
+  return true;
+}
 
 /**
  * Server-side prepared statements for the statements this process runs again and again, as
@@ -33,10 +60,11 @@ export function prepareRepeatedStatements(pool: pg.Pool, options: { threshold?: 
   const maxStatements = options.maxStatements ?? 200;
   const uses = new Map<string, number>();
   const names = new Map<string, string>();
+  const refused = new Set<string>();
 
   const nameFor = (text: string): string | undefined => {
     const known = names.get(text);
-    if (known !== undefined || names.size >= maxStatements) return known;
+    if (known !== undefined || names.size >= maxStatements || refused.has(text)) return known;
     const count = (uses.get(text) ?? 0) + 1;
     if (count < threshold) {
       if (uses.size >= 10_000) uses.clear();
@@ -44,7 +72,11 @@ export function prepareRepeatedStatements(pool: pg.Pool, options: { threshold?: 
       return undefined;
     }
     uses.delete(text);
-    if (!preparable(text)) return undefined;
+    if (!preparable(text)) {
+      if (refused.size >= 10_000) refused.clear();
+      refused.add(text);
+      return undefined;
+    }
     const name = `tocsin_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
     names.set(text, name);
     return name;
@@ -57,7 +89,18 @@ export function prepareRepeatedStatements(pool: pg.Pool, options: { threshold?: 
       const [text, values] = args;
       if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && values.length > 0) {
         const name = nameFor(text);
-        if (name !== undefined) return query({ name, text, values });
+        if (name !== undefined) {
+          return (query({ name, text, values }) as Promise<unknown>).catch((error: unknown) => {
+            // A shape preparable() did not foresee: from now on the statement is sent unnamed (the
+            // stale one stays unused on its connections). This run fails, as any statement whose
+            // table changed under it in the middle of a deployment may.
+            if ((error as { code?: string }).code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message))) {
+              names.delete(text);
+              refused.add(text);
+            }
+            throw error;
+          });
+        }
       }
       return query(...args);
     };
