@@ -14,6 +14,11 @@ export interface ChangeReaderOptions {
   pollIntervalMs?: number;
   /** Rows read per query while catching up (default 1000). */
   pageSize?: number;
+  /**
+   * The shortest time between the starts of two reads while changes keep coming (default 20 ms):
+   * a busy feed is read in bursts of a few dozen commits, not once per commit.
+   */
+  minReadIntervalMs?: number;
 }
 
 /**
@@ -26,6 +31,7 @@ export function makeChangeReader(options: ChangeReaderOptions) {
   const { db, logger } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const pageSize = options.pageSize ?? 1000;
+  const minReadIntervalMs = options.minReadIntervalMs ?? 20;
   const subscribers = new Set<ChangeSubscriber>();
   let last = 0;
   let stopped = true;
@@ -68,10 +74,18 @@ export function makeChangeReader(options: ChangeReaderOptions) {
     }
     reading = (async () => {
       try {
-        do {
+        for (;;) {
           again = false;
+          const started = performance.now();
           await catchUp();
-        } while (again && !stopped);
+          if (!again || stopped) break;
+          // More committed meanwhile: gather it for a moment rather than read after every commit.
+          // Under a steady stream of commits (a worker draining a backlog) each read waited on the
+          // horizon for the commits in flight and found one or two changes: as many reads as
+          // commits, and delivery 7% slower with one stream client connected than with none.
+          const wait = minReadIntervalMs - (performance.now() - started);
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        }
       } catch (error) {
         // The database is away; the poll tries again.
         logger.debug({ err: error }, 'reading the change feed failed; retrying on the next poll');
