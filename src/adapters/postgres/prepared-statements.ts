@@ -41,12 +41,15 @@ export function preparable(text: string): boolean {
 
 /**
  * Server-side prepared statements for the statements this process runs again and again, as
- * pgjdbc does with its prepareThreshold: the third time a statement's text is sent with
+ * pgjdbc does with its prepareThreshold: the fifth time a statement's text is sent with
  * parameters it gets a name, and from then on each connection parses and plans it once and only
  * binds and executes it after that. PostgreSQL's planner picks between a plan for the values at
  * hand and one generic plan as it does for any prepared statement (plan_cache_mode). The names
  * are bounded (`maxStatements` texts per process), so a statement built with a varying number of
- * placeholders cannot grow each connection's cache without end.
+ * placeholders cannot grow each connection's cache without end: each prepared statement holds its
+ * parse tree and plans in the memory of every backend that ran it (POST /v1/incidents' statement:
+ * about 80 KB, pg_log_backend_memory_contexts), so the bound caps what PostgreSQL may spend on
+ * them per connection (100 such: 8 MB).
  *
  * POST /v1/incidents spent about a quarter of its PostgreSQL time parsing, analysing and planning
  * its one statement (perf, 32 connections).
@@ -56,8 +59,8 @@ export function preparable(text: string): boolean {
  * switches this off.
  */
 export function prepareRepeatedStatements(pool: pg.Pool, options: { threshold?: number; maxStatements?: number } = {}): void {
-  const threshold = options.threshold ?? 3;
-  const maxStatements = options.maxStatements ?? 200;
+  const threshold = options.threshold ?? 5;
+  const maxStatements = options.maxStatements ?? 100;
   const uses = new Map<string, number>();
   const names = new Map<string, string>();
   const refused = new Set<string>();
