@@ -230,7 +230,7 @@ async function main() {
     await db.query('vacuum analyze');
     peak('api', api.peakRssMb());
     // With stream clients, the API stays up with them connected while the worker drains.
-    const watchers = streamClients > 0 ? await watchStream(api.url, adminKey, streamClients) : undefined;
+    const watchers = streamClients > 0 ? await watchStream(api.url, adminKey, streamClients, { countOnly: true }) : undefined;
     if (!watchers) await api.stop();
     arrivals = 0;
     firstArrival = 0;

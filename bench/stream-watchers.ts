@@ -12,9 +12,12 @@ export interface StreamReport {
   seen: Record<string, { count: number; last: number }>;
 }
 
-/** `count` SSE clients on `url`; resolves once all are connected. report() ends them. */
-export async function watchStream(url: string, key: string, count: number) {
-  const child = spawn(process.execPath, ['bench/sse-clients.ts', JSON.stringify({ url, key, clients: count })], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * `count` SSE clients on `url`; resolves once all are connected. report() ends them. `countOnly`:
+ * only `events` and `dropped` are reported (no per-event `seen`), for the cheapest clients.
+ */
+export async function watchStream(url: string, key: string, count: number, options: { countOnly?: boolean } = {}) {
+  const child = spawn(process.execPath, ['bench/sse-clients.ts', JSON.stringify({ url, key, clients: count, countOnly: options.countOnly ?? false })], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   while (!out.includes('ready\n')) {
