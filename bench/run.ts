@@ -3,7 +3,7 @@
 // figures (under 2 minutes). `--skip-scale` and `--skip-tracing` leave those phases out (for
 // iterating); a run without them does not measure SPEC section 9 whole.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,42 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+
+/** CPU time (ms) a process has used, from /proc (Linux); 0 when it cannot be read. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (ms) of every local PostgreSQL process (0 when PostgreSQL runs elsewhere). */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuMsOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/**
+ * Runs `load` and says what each request cost in CPU: the service process's and PostgreSQL's
+ * (issue 17: where the ingest ratio's gap lies). A local PostgreSQL only; elsewhere `postgres` is 0.
+ */
+async function withCpuPerRequest<T extends { requests: number }>(pid: number | undefined, load: () => Promise<T>): Promise<T & { cpu_ms_per_request: { service: number; postgres: number } }> {
+  const service0 = cpuMsOf(pid);
+  const postgres0 = postgresCpuMs();
+  const result = await load();
+  const per = (ms: number) => +(ms / Math.max(1, result.requests)).toFixed(3);
+  return { ...result, cpu_ms_per_request: { service: per(cpuMsOf(pid) - service0), postgres: per(postgresCpuMs() - postgres0) } };
+}
 
 /** Runs a script under this Node and returns its last stdout line as JSON. */
 function runJson<T>(args: string[], env: Record<string, string>): Promise<T> {
@@ -292,18 +328,18 @@ async function main() {
     await db.query('vacuum analyze');
 
     log(`ingest: POST /v1/incidents, 32 connections, ${size.ingestSeconds} s`);
-    const ingest = await runJson<{ rps: number; p99_ms: number; non2xx: number; errors: number }>(['bench/load-generator.ts', JSON.stringify({
+    const ingest = await withCpuPerRequest(all.child.pid, () => runJson<{ requests: number; rps: number; p99_ms: number; non2xx: number; errors: number }>(['bench/load-generator.ts', JSON.stringify({
       url: all.url, path: '/v1/incidents', key: adminKey, connections: 32, duration: size.ingestSeconds, body: 'incident',
-    })], {});
+    })], {}));
     peak('all', all.peakRssMb());
     await all.stop();
 
     const barePort = await freePort();
     const bare = spawn(process.execPath, ['bench/bare-ingest-server.ts'], { cwd: root, env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(barePort) }, stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => bare.stdout!.once('data', () => resolve()));
-    const bareIngest = await runJson<{ rps: number; p99_ms: number }>(['bench/load-generator.ts', JSON.stringify({
+    const bareIngest = await withCpuPerRequest(bare.pid, () => runJson<{ requests: number; rps: number; p99_ms: number }>(['bench/load-generator.ts', JSON.stringify({
       url: `http://127.0.0.1:${barePort}`, path: '/bare', key: 'none', connections: 32, duration: size.ingestSeconds, body: 'bare',
-    })], {});
+    })], {}));
     bare.kill('SIGTERM');
 
     // 5. Scale: the reads and ingest on a database holding years of history, a database of its own.
@@ -359,6 +395,8 @@ async function main() {
       ingest_errors: ingest.non2xx + ingest.errors,
       ingest_baseline_rps: Math.round(bareIngest.rps),
       ingest_baseline_p99_ms: bareIngest.p99_ms,
+      ingest_cpu_ms_per_request: ingest.cpu_ms_per_request,
+      ingest_baseline_cpu_ms_per_request: bareIngest.cpu_ms_per_request,
       ingest_ratio_to_baseline: +(ingest.rps / bareIngest.rps).toFixed(3),
       scale: scale ?? null,
       tracing_overhead: tracing ?? null,
@@ -406,6 +444,7 @@ async function main() {
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
+    process.stdout.write(`ingest CPU per request (ms): service ${ingest.cpu_ms_per_request.service}, PostgreSQL ${ingest.cpu_ms_per_request.postgres}; bare route ${bareIngest.cpu_ms_per_request.service} and ${bareIngest.cpu_ms_per_request.postgres}\n`);
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);
     process.stdout.write(`machine: ${results.machine.cores} cores, Node ${results.machine.node}, PostgreSQL ${pgVersion} (${server.kind}); ${results.seconds} s; bench/results.json written\n`);
   } finally {
