@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendChanges, deleteChangesBefore, oldestChangeId, type Change } from '../src/adapters/postgres/change-store.ts';
+import { appendChanges, deleteChangesBefore, oldestChangeId, settledHorizon, type Change } from '../src/adapters/postgres/change-store.ts';
 import { makeChangeReader } from '../src/adapters/postgres/change-reader.ts';
 import { makeDatabase, makePool, type Database } from '../src/adapters/postgres/database.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
@@ -59,13 +59,62 @@ describe('the change feed', () => {
     const committed = (await writers).flat().sort((x, y) => x - y);
     expect(committed.length).toBeGreaterThan(1500);
 
-    await waitFor(() => seen.length >= committed.length && reader.listening(), { timeoutMs: 30_000 });
+    await waitFor(() => seen.length >= committed.length && reader.listening(), { timeoutMs: 30_000 }).catch((error: Error) => {
+      const got = new Set(seen.map((change) => change.id));
+      const missing = committed.filter((id) => !got.has(id));
+      throw new Error(`${error.message}: saw ${seen.length} of ${committed.length}, listening ${reader.listening()}, position ${reader.position()}, missing ${missing.slice(0, 20).join(',')}`);
+    });
     const ids = seen.map((change) => change.id);
     // Strictly increasing: once each, in order, and nothing that was rolled back.
     for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]!);
     expect(ids).toEqual(committed);
     await reader.stop();
   }, 120_000);
+
+  it('waits for appenders in flight in its own database, never for those of another database on the server', async () => {
+    // Two Tocsin databases on one server (staging beside production; the suite's test files): the
+    // feed lock is an advisory lock, which pg_locks lists for the whole cluster.
+    const other = await createTestDatabase();
+    const otherDb = makeDatabase(makePool(other.url, 2));
+    const horizonWithin = (ms: number) =>
+      db.transaction().execute(async (trx) => {
+        await sql`select set_config('statement_timeout', ${String(ms)}, true)`.execute(trx);
+        return settledHorizon(trx);
+      });
+    // A transaction that has appended a change and stays open until it is released.
+    const holdAppender = async (database: Database, type: string) => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let appended!: () => void;
+      const inFlight = new Promise<void>((resolve) => (appended = resolve));
+      const done = database.transaction().execute(async (trx) => {
+        await appendChanges(trx, [{ type, data: {} }]);
+        appended();
+        await held;
+      });
+      await inFlight;
+      return async () => {
+        release();
+        await done;
+      };
+    };
+    try {
+      const endElsewhere = await holdAppender(otherDb, 'test.elsewhere');
+      // Without the database in the lock's match, this waited until the other transaction ended.
+      const elsewhere = await horizonWithin(5000).catch((error: unknown) => error);
+      await endElsewhere();
+      expect(elsewhere).toBeTypeOf('number');
+
+      // The same transaction in this database is waited for: the horizon gives up at the timeout.
+      const endHere = await holdAppender(db, 'test.here');
+      const here = await horizonWithin(300).catch((error: unknown) => error);
+      await endHere();
+      expect(here).toMatchObject({ code: '57014' });
+    } finally {
+      await otherDb.destroy();
+      await other.drop();
+    }
+  });
 
   it('keeps NUL characters from failing an append, and deletes what is past retention in batches', async () => {
     const [id] = await appendChanges(db, [{ type: 'test.nul', data: { text: 'a\u0000b', literal: '\\u0000' } }]);
