@@ -3,9 +3,10 @@
 // figures (under 2 minutes). `--skip-scale` and `--skip-tracing` leave those phases out (for
 // iterating); a run without them does not measure SPEC section 9 whole.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpuMsOf, postgresCpuMs } from './cpu.ts';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -46,30 +47,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-
-/** CPU time (ms) a process has used, from /proc (Linux); 0 when it cannot be read. */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1000;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU time (ms) of every local PostgreSQL process (0 when PostgreSQL runs elsewhere). */
-function postgresCpuMs(): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuMsOf(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
 
 /**
  * Runs `load` and says what each request cost in CPU: the service process's and PostgreSQL's
@@ -234,67 +211,115 @@ async function main() {
     // same receiver over a keep-alive pool, nothing recorded.
     // It runs before and after delivery, and the ratio is to the mean of the two: on a shared
     // machine a single run of either can land in a busier minute than the other.
-    const senderRun = () => runJson<{ jobs_per_s: number }>(['bench/sender-baseline.ts'], {
-      DATABASE_URL: dbUrl,
-      RECEIVER: receiverUrl,
-      JOBS: String(size.backlog),
-      BATCH_SIZE: String(tuning.WORKER_BATCH_SIZE),
-      CONCURRENCY: String(tuning.WORKER_CONCURRENCY),
-    });
+    const senderRun = async () => {
+      const receiver0 = process.cpuUsage();
+      const run = await runJson<{ jobs_per_s: number; cpu_ms_per_job: { sender: number; postgres: number } }>(['bench/sender-baseline.ts'], {
+        DATABASE_URL: dbUrl,
+        RECEIVER: receiverUrl,
+        JOBS: String(size.backlog),
+        BATCH_SIZE: String(tuning.WORKER_BATCH_SIZE),
+        CONCURRENCY: String(tuning.WORKER_CONCURRENCY),
+      });
+      const receiverCpu = process.cpuUsage(receiver0);
+      return { ...run, cpu_ms_per_job: { ...run.cpu_ms_per_job, receiver: +((receiverCpu.user + receiverCpu.system) / 1000 / size.backlog).toFixed(3) } };
+    };
     log(`sender baseline: ${size.backlog} jobs, each signed and POSTed to the receiver`);
     const senderBefore = await senderRun();
 
     await db.query('vacuum analyze'); // as between the later phases: settle the baselines' churn
 
-    // 2. Delivery: a backlog made through the batch API, then drained by one worker process.
-    log(`delivery: ${size.backlog} notifications through the batch API, then one worker`);
-    const api = await startTocsin('api', dbUrl);
-    peak('api', api.peakRssMb());
-    for (let i = 0; i < size.backlog; i += 1000) {
-      const notifications = Array.from({ length: Math.min(1000, size.backlog - i) }, (_, k) => ({
-        channel: 'webhook',
-        recipient: `${receiverUrl}/drain`,
-        content: `backlog ${i + k}`,
-      }));
-      const response = await fetch(`${api.url}/v1/notifications/batch`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
-        body: JSON.stringify({ notifications }),
-      });
-      if (response.status !== 201) throw new Error(`batch answered ${response.status}: ${await response.text()}`);
-    }
-    await db.query('vacuum analyze');
-    peak('api', api.peakRssMb());
-    // With stream clients, the API stays up with them connected while the worker drains.
-    const watchers = streamClients > 0 ? await watchStream(api.url, adminKey, streamClients, { countOnly: true }) : undefined;
-    if (!watchers) await api.stop();
-    arrivals = 0;
-    firstArrival = 0;
-    const worker = await startTocsin('worker', dbUrl);
-    let sentAt = 0;
-    // Counting rows while the worker drains would cost PostgreSQL (which shares the 2 cores) a
-    // scan every poll, so wait for the receiver to have seen them all, then for the statuses.
-    while (arrivals < size.backlog) await sleep(5);
-    for (;;) {
-      const { rows } = await db.query(`select count(*)::int as n from notifications where status = 'sent'`);
-      if (rows[0].n >= size.backlog) {
-        sentAt = now();
-        break;
+    // 2. Delivery: a backlog made through the batch API, then drained by one worker process,
+    // first with no stream client (against the sender baseline, which has none either), then with
+    // `streamClients` connected to an API process throughout (issue 12: no more than 5% slower).
+    const drain = async (clients: number) => {
+      log(`delivery: ${size.backlog} notifications through the batch API, then one worker${clients > 0 ? `, ${clients} stream clients connected` : ''}`);
+      const api = await startTocsin('api', dbUrl);
+      peak('api', api.peakRssMb());
+      for (let i = 0; i < size.backlog; i += 1000) {
+        const notifications = Array.from({ length: Math.min(1000, size.backlog - i) }, (_, k) => ({
+          channel: 'webhook',
+          recipient: `${receiverUrl}/drain`,
+          content: `backlog ${i + k}`,
+        }));
+        const response = await fetch(`${api.url}/v1/notifications/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+          body: JSON.stringify({ notifications }),
+        });
+        if (response.status !== 201) throw new Error(`batch answered ${response.status}: ${await response.text()}`);
       }
-      await sleep(20);
-    }
-    const drainSeconds = (sentAt - firstArrival) / 1000;
-    const delivery = { seconds: drainSeconds, jobs_per_s: size.backlog / drainSeconds, duplicates: arrivals - size.backlog };
-    peak('worker', worker.peakRssMb());
-    await worker.stop();
-    const watched = await watchers?.report();
-    if (watchers) await api.stop();
-    await db.query('vacuum analyze');
+      await db.query('vacuum analyze');
+      peak('api', api.peakRssMb());
+      const watchers = clients > 0 ? await watchStream(api.url, adminKey, clients, { countOnly: true }) : undefined;
+      if (!watchers) await api.stop();
+      arrivals = 0;
+      firstArrival = 0;
+      const worker = await startTocsin('worker', dbUrl);
+      // CPU from the first delivery on (the worker's start-up is not the drain's).
+      while (firstArrival === 0) await sleep(1);
+      const cpu0 = { worker: cpuMsOf(worker.child.pid), postgres: postgresCpuMs(), receiver: process.cpuUsage() };
+      let sentAt = 0;
+      // Counting rows while the worker drains would cost PostgreSQL (which shares the 2 cores) a
+      // scan every poll, so wait for the receiver to have seen them all, then for the statuses.
+      while (arrivals < size.backlog) await sleep(5);
+      for (;;) {
+        const { rows } = await db.query(`select count(*)::int as n from notifications where status = 'sent'`);
+        if (rows[0].n >= size.backlog) {
+          sentAt = now();
+          break;
+        }
+        await sleep(20);
+      }
+      const per = (ms: number) => +(ms / size.backlog).toFixed(3);
+      const receiverCpu = process.cpuUsage(cpu0.receiver);
+      const cpu_ms_per_job = {
+        worker: per(cpuMsOf(worker.child.pid) - cpu0.worker),
+        postgres: per(postgresCpuMs() - cpu0.postgres),
+        receiver: per((receiverCpu.user + receiverCpu.system) / 1000),
+      };
+      const drainSeconds = (sentAt - firstArrival) / 1000;
+      peak('worker', worker.peakRssMb());
+      await worker.stop();
+      const watched = await watchers?.report();
+      if (watchers) await api.stop();
+      // Delivered notifications are history now: the next drain starts from an equal table.
+      await db.query('delete from notifications');
+      await db.query('vacuum analyze');
+      return { seconds: drainSeconds, jobs_per_s: size.backlog / drainSeconds, duplicates: arrivals - size.backlog, cpu_ms_per_job, stream_events_seen: watched?.events ?? 0 };
+    };
+    const delivery = await drain(0);
+    const deliveryWithStreams = streamClients > 0 ? await drain(streamClients) : undefined;
     log('sender baseline again, after delivery');
     const senderAfter = await senderRun();
-    const sender = { jobs_per_s: (senderBefore.jobs_per_s + senderAfter.jobs_per_s) / 2, before: senderBefore.jobs_per_s, after: senderAfter.jobs_per_s };
+    const mean = (x: number, y: number) => +((x + y) / 2).toFixed(3);
+    const sender = {
+      jobs_per_s: (senderBefore.jobs_per_s + senderAfter.jobs_per_s) / 2,
+      before: senderBefore.jobs_per_s,
+      after: senderAfter.jobs_per_s,
+      cpu_ms_per_job: {
+        sender: mean(senderBefore.cpu_ms_per_job.sender, senderAfter.cpu_ms_per_job.sender),
+        postgres: mean(senderBefore.cpu_ms_per_job.postgres, senderAfter.cpu_ms_per_job.postgres),
+        receiver: mean(senderBefore.cpu_ms_per_job.receiver, senderAfter.cpu_ms_per_job.receiver),
+      },
+    };
+    const deliveryFigures = {
+      queue_baseline_jobs_per_s: Math.round(baseline.jobs_per_s),
+      sender_baseline_jobs_per_s: Math.round(sender.jobs_per_s),
+      sender_baseline_runs_jobs_per_s: [Math.round(sender.before), Math.round(sender.after)],
+      sender_baseline_cpu_ms_per_job: sender.cpu_ms_per_job,
+      delivery_jobs_per_s: Math.round(delivery.jobs_per_s),
+      delivery_ratio_to_sender: +(delivery.jobs_per_s / sender.jobs_per_s).toFixed(3),
+      delivery_ratio_to_baseline: +(delivery.jobs_per_s / baseline.jobs_per_s).toFixed(3),
+      delivery_cpu_ms_per_job: delivery.cpu_ms_per_job,
+      delivery_duplicates: delivery.duplicates + (deliveryWithStreams?.duplicates ?? 0),
+      delivery_stream_clients: streamClients,
+      delivery_with_streams_jobs_per_s: deliveryWithStreams ? Math.round(deliveryWithStreams.jobs_per_s) : null,
+      delivery_with_streams_ratio: deliveryWithStreams ? +(deliveryWithStreams.jobs_per_s / delivery.jobs_per_s).toFixed(3) : null,
+      delivery_with_streams_cpu_ms_per_job: deliveryWithStreams?.cpu_ms_per_job ?? null,
+      delivery_stream_events_seen: deliveryWithStreams?.stream_events_seen ?? 0,
+    };
     if (deliveryOnly) {
-      process.stdout.write(`${JSON.stringify({ queue_baseline_jobs_per_s: Math.round(baseline.jobs_per_s), sender_baseline_jobs_per_s: Math.round(sender.jobs_per_s), sender_baseline_runs_jobs_per_s: [Math.round(sender.before), Math.round(sender.after)], delivery_jobs_per_s: Math.round(delivery.jobs_per_s), delivery_ratio_to_sender: +(delivery.jobs_per_s / sender.jobs_per_s).toFixed(3), delivery_ratio_to_baseline: +(delivery.jobs_per_s / baseline.jobs_per_s).toFixed(3) })}\n`);
+      process.stdout.write(`${JSON.stringify(deliveryFigures)}\n`);
       return;
     }
 
@@ -366,15 +391,7 @@ async function main() {
     const results = {
       quick,
       machine: { cores: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion, postgres_source: server.kind },
-      queue_baseline_jobs_per_s: Math.round(baseline.jobs_per_s),
-      sender_baseline_jobs_per_s: Math.round(sender.jobs_per_s),
-      sender_baseline_runs_jobs_per_s: [Math.round(sender.before), Math.round(sender.after)],
-      delivery_jobs_per_s: Math.round(delivery.jobs_per_s),
-      delivery_ratio_to_sender: +(delivery.jobs_per_s / sender.jobs_per_s).toFixed(3),
-      delivery_ratio_to_baseline: +(delivery.jobs_per_s / baseline.jobs_per_s).toFixed(3),
-      delivery_duplicates: delivery.duplicates,
-      delivery_stream_clients: streamClients,
-      delivery_stream_events_seen: watched?.events ?? 0,
+      ...deliveryFigures,
       stream_fanout_ms_p50: fanout.stream_fanout_ms_p50,
       stream_fanout_ms_p99: fanout.stream_fanout_ms_p99,
       stream_fanout_changes_via: fanout.changes_via,
@@ -417,6 +434,9 @@ async function main() {
       check('ingest_rps', 'ingest (req/s), POST /v1/incidents, 32 connections', results.ingest_rps, results.ingest_baseline_rps, results.ingest_rps, '>=', 1500),
       check('ingest_ratio_to_baseline', 'ingest / bare Fastify INSERT route', results.ingest_rps, results.ingest_baseline_rps, results.ingest_ratio_to_baseline, '>=', 0.6),
       check('ingest_p99_ms', 'ingest p99 (ms)', results.ingest_p99_ms, results.ingest_baseline_p99_ms, results.ingest_p99_ms, '<', 50),
+      results.delivery_with_streams_ratio === null
+        ? missing('delivery_with_streams_ratio', 'delivery with stream clients (left out: --stream-clients=0)')
+        : check('delivery_with_streams_ratio', `delivery with ${streamClients} stream clients / with none (jobs/s)`, results.delivery_with_streams_jobs_per_s!, results.delivery_jobs_per_s, results.delivery_with_streams_ratio, '>=', 0.95),
       check('stream_fanout_ms_p99', 'stream fan-out p99 (ms), 1,000 SSE clients', results.stream_fanout_ms_p99, undefined, results.stream_fanout_ms_p99, '<=', 250),
       ...(scale
         ? [
@@ -444,6 +464,8 @@ async function main() {
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
+    const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
+    process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
     process.stdout.write(`ingest CPU per request (ms): service ${ingest.cpu_ms_per_request.service}, PostgreSQL ${ingest.cpu_ms_per_request.postgres}; bare route ${bareIngest.cpu_ms_per_request.service} and ${bareIngest.cpu_ms_per_request.postgres}\n`);
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);
     process.stdout.write(`machine: ${results.machine.cores} cores, Node ${results.machine.node}, PostgreSQL ${pgVersion} (${server.kind}); ${results.seconds} s; bench/results.json written\n`);
