@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/adapters/free-port.ts';
-import { redactServerUrl } from '../src/adapters/telemetry/span-filters.ts';
+import { redactServerUrl } from '../src/adapters/telemetry/span-urls.ts';
 import { finalSchedule, userShifts } from '../src/domain/schedule-final.ts';
 import type { ScheduleOverride, ScheduleRules } from '../src/domain/schedule.ts';
 import { makeLogger, redactUrl } from '../src/logger.ts';

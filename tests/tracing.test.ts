@@ -124,12 +124,14 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const [, traceId, parentId] = traceparentFormat.exec(String(delivered.headers.traceparent)) ?? [];
     expect(traceId, String(delivered.headers.traceparent)).toBe(server.traceId);
     const client = await eventually(() => otlp.spans.find((s) => s.spanId === parentId), 20_000, 'the webhook client span');
-    expect(client).toMatchObject({ traceId, kind: SpanKind.CLIENT, scope: '@opentelemetry/instrumentation-undici', name: 'POST' });
+    expect(client).toMatchObject({ traceId, kind: SpanKind.CLIENT, scope: 'tocsin', name: 'POST' });
     // The consumer span between them ends (and is exported) after the client span.
     await eventually(() => descendsFrom(client, server, otlp.spans), 20_000, 'the chain from the server span to the client span');
     expect(client.attributes['http.response.status_code']).toBe(200);
     // The customer's URL is a credential (Slack's is): only its origin is kept.
     expect(client.attributes['url.full']).toBe(`${webhooks.url}/[redacted]`);
+    expect(client.attributes).toMatchObject({ 'http.request.method': 'POST', 'server.address': '127.0.0.1', 'server.port': Number(new URL(webhooks.url).port), 'url.scheme': 'http' });
+    expect(client.status?.code ?? 0).not.toBe(2); // not ERROR
     expect(JSON.stringify(client)).not.toMatch(/secret-token|s3cret/);
 
     // SPEC section 12: every log line of the request carries its trace and a span of it.
@@ -177,7 +179,7 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const [, traceId, clientId] = traceparentFormat.exec(String(delivered.headers.traceparent)) ?? [];
     expect(traceId).toBe(server.traceId);
     const client = await eventually(() => inTrace().find((s) => s.spanId === clientId), 20_000, 'the provider client span');
-    expect(client).toMatchObject({ kind: SpanKind.CLIENT, scope: '@opentelemetry/instrumentation-undici' });
+    expect(client).toMatchObject({ kind: SpanKind.CLIENT, scope: 'tocsin' });
 
     // The chain: server span > ... > publish (PRODUCER, whose SQL inserts the job) > process
     // (CONSUMER, child of the publish span: the job was due at once) > ... > the client span.
@@ -223,8 +225,12 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const retryConsumer = await eventually(() => otlp.spans.find((s) => s.traceId === retryTrace && s.kind === SpanKind.CONSUMER), 20_000, 'the consumer span of the retry');
     expect(retryConsumer.parentSpanId).toBeUndefined();
     expect(retryConsumer.links).toEqual([{ traceId: server.traceId, spanId: retryPublish.spanId }]);
-    const retryClient = await eventually(() => otlp.spans.find((s) => s.traceId === retryTrace && s.kind === SpanKind.CLIENT && s.scope === '@opentelemetry/instrumentation-undici'), 20_000, 'the retry client span');
+    const retryClient = await eventually(() => otlp.spans.find((s) => s.traceId === retryTrace && s.kind === SpanKind.CLIENT && s.scope === 'tocsin'), 20_000, 'the retry client span');
     expect(descendsFrom(retryClient, retryConsumer, otlp.spans)).toBe(true);
+    // The first call's span says how it ended: a 500 is an error of the call.
+    const failed = await eventually(() => otlp.spans.find((s) => s.traceId === server.traceId && s.kind === SpanKind.CLIENT && s.scope === 'tocsin'), 20_000, 'the first client span');
+    expect(failed.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': '500' });
+    expect(failed.status?.code).toBe(2);
   });
 
   it('runs a delayed job (a heartbeat check) in a new trace linked to the request that armed it; the worker logs into it', async () => {

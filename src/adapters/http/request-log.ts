@@ -1,5 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
-import { isUntracedPath } from '../telemetry/span-filters.ts';
+import { isUntracedPath } from '../telemetry/span-urls.ts';
 import { inRequestTrace } from '../telemetry/trace-context.ts';
 import { activeTracing } from '../telemetry/tracing-state.ts';
 

@@ -4,6 +4,7 @@ import { BlockList, isIP } from 'node:net';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import { describeAnswer, EXCERPT_BYTES, sanitizeExcerpt } from '../../domain/answer-excerpt.ts';
 import { isPermanentHttpStatus, type DeliveryResult } from '../../domain/notification.ts';
+import { withHttpClientSpan } from '../telemetry/trace-context.ts';
 
 /**
  * Shared HTTP plumbing for the HTTP providers: keep-alive connection pools (undici), a timeout,
@@ -134,19 +135,25 @@ async function readBounded(body: Dispatcher.ResponseData['body'], signal: AbortS
  * One HTTP request (SPEC section 4): at most TIMEOUT_MS from connecting to the end of the answer,
  * redirects never followed, and only a sanitized excerpt of the answer kept in the error.
  */
-export async function deliverHttp(
+export function deliverHttp(
   agent: Dispatcher,
   url: string,
   init: { method?: 'POST'; headers: Record<string, string>; body: string },
 ): Promise<DeliveryResult> {
+  const method = init.method ?? 'POST';
+  // SPEC section 12: the call's CLIENT span, whose context the receiver gets as `traceparent`.
+  return withHttpClientSpan(method, url, init.headers, (headers) => send(agent, url, method, headers, init.body));
+}
+
+async function send(agent: Dispatcher, url: string, method: 'POST', headers: Record<string, string>, body: string): Promise<DeliveryResult> {
   // One deadline for the whole exchange: undici's own timeouts are per phase (a body that sends a
   // byte every few seconds never trips bodyTimeout), and a delivery must end within 10 s.
   const signal = AbortSignal.timeout(TIMEOUT_MS);
   try {
     const response = await request(url, {
-      method: init.method ?? 'POST',
-      headers: init.headers,
-      body: init.body,
+      method,
+      headers,
+      body,
       dispatcher: agent,
       signal,
     });

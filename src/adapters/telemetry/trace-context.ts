@@ -1,4 +1,5 @@
 import type { Attributes, Context, Link, Span } from '@opentelemetry/api';
+import { clientUrlAttributes } from './span-urls.ts';
 import { activeTracing, type ActiveTracing } from './tracing-state.ts';
 
 // SPEC section 12: one trace follows a request through the queue. A job carries the W3C trace
@@ -165,6 +166,56 @@ export function withClientSpan<T>(name: string, attributes: Attributes, fn: () =
   const { api } = tracing;
   const span = api.trace.getTracer(tracerName).startSpan(name, { kind: api.SpanKind.CLIENT, attributes });
   return inSpan(tracing, api.context.active(), span, fn);
+}
+
+/** What a provider call's span records of its answer (an HTTP status, or why there was none). */
+export interface HttpCallOutcome {
+  status_code?: number;
+  error?: string;
+}
+
+/**
+ * The CLIENT span of a provider's HTTP call (SPEC section 12), and the request headers with its
+ * W3C context added (`traceparent`), which `call` sends. Written here rather than by
+ * @opentelemetry/instrumentation-undici, which made a traced worker deliver at 0.83 of untraced
+ * against 1.0 without it (bench/tracing-cost.ts, 5 rounds each): it follows every request
+ * through undici's diagnostics channels and builds its attributes from the parsed URL each time,
+ * where this span is made once per call from a cached, already redacted URL (the provider's URL
+ * keeps only its origin: span-filters.ts). With tracing off, `call` gets the headers as they are.
+ */
+export async function withHttpClientSpan<T extends HttpCallOutcome>(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  call: (headers: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  const tracing = activeTracing();
+  if (!tracing) return call(headers);
+  const { api } = tracing;
+  const span = api.trace.getTracer(tracerName).startSpan(method, {
+    kind: api.SpanKind.CLIENT,
+    attributes: { 'http.request.method': method, ...clientUrlAttributes(url) },
+  });
+  const sent = { ...headers };
+  // An unsampled span still passes its context on (flags 00), so the receiver's trace continues.
+  api.propagation.inject(api.trace.setSpan(api.context.active(), span), sent);
+  try {
+    const outcome = await call(sent);
+    const status = outcome.status_code;
+    if (status !== undefined) span.setAttribute('http.response.status_code', status);
+    // HTTP client conventions: a 4xx or 5xx answer, or no answer, is an error of the call.
+    if (status === undefined ? outcome.error !== undefined : status >= 400) {
+      span.setAttribute('error.type', status === undefined ? (/^([A-Z][A-Z0-9_]+):/.exec(outcome.error!)?.[1] ?? '_OTHER') : String(status));
+      span.setStatus({ code: api.SpanStatusCode.ERROR, ...(status === undefined ? { message: outcome.error } : {}) });
+    }
+    return outcome;
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 /**

@@ -5,12 +5,12 @@ import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-
 import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { supportsSyncHooks, register as registerSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
-import { isUntracedPath, UrlRedactingProcessor } from './span-filters.ts';
+import { UrlRedactingProcessor } from './span-filters.ts';
+import { isUntracedPath } from './span-urls.ts';
 import { setActiveTracing } from './tracing-state.ts';
 
 // SPEC section 12: OpenTelemetry traces over OTLP/HTTP. Loaded by register.ts only when
@@ -49,8 +49,9 @@ function makeInstrumentations() {
     // A span per SQL query (the statement with its $n placeholders, never the values). Only
     // inside a traced request or job: pg-boss's polling and maintenance make no root spans.
     new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-    // Provider calls (webhooks, Slack, SMS and push APIs): a client span, and `traceparent`.
-    new UndiciInstrumentation(),
+    // Provider calls (webhooks, Slack, SMS and push APIs) make their CLIENT span themselves, and
+    // send `traceparent`: withHttpClientSpan in trace-context.ts says why it is not
+    // @opentelemetry/instrumentation-undici.
     // trace_id and span_id on every log line written inside a span; logs stay on stdout.
     new PinoInstrumentation({ disableLogSending: true }),
   ];
