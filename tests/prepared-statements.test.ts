@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDatabase, makePool, type Database } from '../src/adapters/postgres/database.ts';
-import { preparable } from '../src/adapters/postgres/prepared-statements.ts';
+import { preparable, statementName } from '../src/adapters/postgres/prepared-statements.ts';
 import { createTestDatabase } from './helpers/test-database.ts';
 
 // adapters/postgres/prepared-statements.ts: a statement sent a fifth time with parameters is
@@ -39,6 +39,18 @@ describe('which statements may be prepared', () => {
     ['with x as (select * from t where a = $1) select x.* from x', true],
   ])('%s: %s', (text, expected) => {
     expect(preparable(text)).toBe(expected);
+  });
+});
+
+describe('statement names', () => {
+  it('say what a statement does, for traces and pg_prepared_statements, and tell texts apart', () => {
+    expect(statementName('with changed as (update notifications n set a = 1 returning n.id) select 1')).toMatch(/^tocsin_with_notifications_[\w-]{16}$/);
+    expect(statementName('insert into pgboss.job (id) values ($1)')).toMatch(/^tocsin_insert_job_[\w-]{16}$/);
+    expect(statementName('select count(*) from "incidents" where a = $1')).toMatch(/^tocsin_select_incidents_/);
+    expect(statementName('select tocsin_changes_horizon()')).toMatch(/^tocsin_select_[\w-]{16}$/);
+    expect(statementName('select 1 from t where a = $1')).not.toBe(statementName('select 1 from t where a = $2'));
+    const long = statementName(`update ${'x'.repeat(80)} set a = $1`);
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(63);
   });
 });
 

@@ -40,6 +40,20 @@ export function preparable(text: string): boolean {
 }
 
 /**
+ * A prepared statement's name says what it does, because it is what a trace shows: the pg
+ * instrumentation names a query's span after its statement (`pg.query:tocsin_with_notifications_…`
+ * rather than `pg.query:tocsin_S6yH65p5…`), and pg_prepared_statements lists it. The first word,
+ * the first table written or read, and a hash of the text that keeps names apart (NAMEDATALEN: at
+ * most 63 bytes).
+ */
+export function statementName(text: string): string {
+  const verb = /^\s*([a-z]+)/i.exec(text)?.[1]?.toLowerCase() ?? 'query';
+  const table = /\b(?:insert\s+into|update|delete\s+from|from)\s+"?([a-z_][a-z0-9_]*)(?:"?\."?([a-z_][a-z0-9_]*))?/i.exec(text);
+  const what = table ? (table[2] ?? table[1]!).toLowerCase().slice(0, 24) : undefined;
+  return `tocsin_${verb.slice(0, 8)}${what ? `_${what}` : ''}_${createHash('sha256').update(text).digest('base64url').slice(0, 16)}`;
+}
+
+/**
  * Server-side prepared statements for the statements this process runs again and again, as
  * pgjdbc does with its prepareThreshold: the fifth time a statement's text is sent with
  * parameters it gets a name, and from then on each connection parses and plans it once and only
@@ -80,7 +94,7 @@ export function prepareRepeatedStatements(pool: pg.Pool, options: { threshold?: 
       refused.add(text);
       return undefined;
     }
-    const name = `tocsin_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+    const name = statementName(text);
     names.set(text, name);
     return name;
   };
