@@ -319,7 +319,7 @@ async function main() {
       delivery_stream_events_seen: deliveryWithStreams?.stream_events_seen ?? 0,
     };
     if (deliveryOnly) {
-      process.stdout.write(`${JSON.stringify(deliveryFigures)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...deliveryFigures, rss_mb_by_role: peaks })}\n`);
       return;
     }
 
