@@ -20,11 +20,13 @@ import { runScale, type ScaleResult } from './scale.ts';
 import { measureTracingOverhead } from './tracing-cost.ts';
 
 const quick = process.argv.includes('--quick');
-// Issue 12: SSE clients connected to an API process while the worker drains the delivery backlog
-// (the target: delivery no more than 5% slower than with none; --stream-clients=0 measures that).
-const streamClients = Number(process.argv.find((a) => a.startsWith('--stream-clients='))?.split('=')[1] ?? 100);
+// Issue 12: SSE clients connected to an API process during a second delivery drain (the target:
+// no more than 5% slower than the first drain, which has none); --stream-clients=0 leaves it out.
+// It is not a figure of SPEC section 9, so --quick leaves it out (within its 2 minutes) unless
+// --stream-clients=N asks for it.
+const streamClients = Number(process.argv.find((a) => a.startsWith('--stream-clients='))?.split('=')[1] ?? (quick ? 0 : 100));
 const size = quick
-  ? { backlog: 5_000, latencySeconds: 5, pageSeconds: 5, ingestSeconds: 4 }
+  ? { backlog: 4_000, latencySeconds: 5, pageSeconds: 5, ingestSeconds: 4 }
   : { backlog: 20_000, latencySeconds: 20, pageSeconds: 15, ingestSeconds: 10 };
 const skipScale = process.argv.includes('--skip-scale');
 const skipTracing = process.argv.includes('--skip-tracing');
@@ -435,7 +437,7 @@ async function main() {
       check('ingest_ratio_to_baseline', 'ingest / bare Fastify INSERT route', results.ingest_rps, results.ingest_baseline_rps, results.ingest_ratio_to_baseline, '>=', 0.6),
       check('ingest_p99_ms', 'ingest p99 (ms)', results.ingest_p99_ms, results.ingest_baseline_p99_ms, results.ingest_p99_ms, '<', 50),
       results.delivery_with_streams_ratio === null
-        ? missing('delivery_with_streams_ratio', 'delivery with stream clients (left out: --stream-clients=0)')
+        ? missing('delivery_with_streams_ratio', `delivery with stream clients (left out: ${quick ? '--quick; add --stream-clients=100' : '--stream-clients=0'})`)
         : check('delivery_with_streams_ratio', `delivery with ${streamClients} stream clients / with none (jobs/s)`, results.delivery_with_streams_jobs_per_s!, results.delivery_jobs_per_s, results.delivery_with_streams_ratio, '>=', 0.95),
       check('stream_fanout_ms_p99', 'stream fan-out p99 (ms), 1,000 SSE clients', results.stream_fanout_ms_p99, undefined, results.stream_fanout_ms_p99, '<=', 250),
       ...(scale

@@ -205,8 +205,8 @@ export interface TracingOverhead {
 export async function measureTracingOverhead(options: { quick: boolean; databaseUrl: string; log?: (line: string) => void }): Promise<TracingOverhead> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[tracing-cost] ${line}\n`));
   // --quick keeps the whole bench under two minutes (SPEC section 9): one round (off then on),
-  // a quick look; the full run's five alternating rounds are the figure to trust.
-  const size = options.quick ? { rounds: 1, warmSeconds: 1, ingestSeconds: 3, backlog: 1_500 } : { rounds: 5, warmSeconds: 3, ingestSeconds: 6, backlog: 4_000 };
+  // a quick look; the full run's four alternating rounds are the figure to trust.
+  const size = options.quick ? { rounds: 1, warmSeconds: 1, ingestSeconds: 3, backlog: 1_000 } : { rounds: 4, warmSeconds: 3, ingestSeconds: 6, backlog: 4_000 };
   const admin = new pg.Client({ connectionString: options.databaseUrl });
   await admin.connect();
   const dbName = `tocsin_tracing_cost_${Date.now()}`;
