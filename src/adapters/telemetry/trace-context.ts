@@ -181,7 +181,7 @@ export interface HttpCallOutcome {
  * against 1.0 without it (bench/tracing-cost.ts, 5 rounds each): it follows every request
  * through undici's diagnostics channels and builds its attributes from the parsed URL each time,
  * where this span is made once per call from a cached, already redacted URL (the provider's URL
- * keeps only its origin: span-filters.ts). With tracing off, `call` gets the headers as they are.
+ * keeps only its origin: span-urls.ts). With tracing off, `call` gets the headers as they are.
  */
 export async function withHttpClientSpan<T extends HttpCallOutcome>(
   method: string,
@@ -199,7 +199,7 @@ export async function withHttpClientSpan<T extends HttpCallOutcome>(
   const sent = { ...headers };
   // An unsampled span still passes its context on (flags 00), so the receiver's trace continues.
   api.propagation.inject(api.trace.setSpan(api.context.active(), span), sent);
-  try {
+  return inSpan(tracing, api.context.active(), span, async () => {
     const outcome = await call(sent);
     const status = outcome.status_code;
     if (status !== undefined) span.setAttribute('http.response.status_code', status);
@@ -209,13 +209,7 @@ export async function withHttpClientSpan<T extends HttpCallOutcome>(
       span.setStatus({ code: api.SpanStatusCode.ERROR, ...(status === undefined ? { message: outcome.error } : {}) });
     }
     return outcome;
-  } catch (error) {
-    span.recordException(error as Error);
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
-    throw error;
-  } finally {
-    span.end();
-  }
+  });
 }
 
 /**
