@@ -78,7 +78,12 @@ function FinalSchedule({ schedule }: { schedule: Schedule }) {
           style=${{ left: `${position(e.start)}%`, width: `${position(e.end) - position(e.start)}%`, background: e.user_ids[0] ? colourOf(e.user_ids[0]) : undefined }}
           class=${e.user_ids.length ? 'segment' : 'segment gap'}></div>`)}
       </div>
-      <div class="ticks" aria-hidden="true">${days.map((d) => html`<span style=${{ left: `${position(d.toISOString())}%` }}>${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' })}</span>`)}</div>
+      <div class="ticks" aria-hidden="true">${days.map((d) => {
+        const left = position(d.toISOString());
+        // A midnight near the window's end (late in the day) labels leftwards of its tick, inside
+        // the page: at 360 px a label running rightwards from 90% made the page scroll sideways.
+        return html`<span class=${left > 85 ? 'end' : undefined} style=${{ left: `${left}%` }}>${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' })}</span>`;
+      })}</div>
       <ul class="legend">${people.map((id) => html`<li><span class="swatch" style=${{ background: colourOf(id) }}></span>${userName(id)}</li>`)}
         <li><span class="swatch gap"></span>Nobody on call</li></ul>
       <table class="entries">
