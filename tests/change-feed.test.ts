@@ -116,6 +116,35 @@ describe('the change feed', () => {
     }
   });
 
+  it('frees the feed from a transaction its process left open: the session ends after idle_in_transaction_session_timeout', async () => {
+    const stalled = makeDatabase(makePool(database.url, 1, { idleInTransactionTimeoutMs: 300 }));
+    try {
+      let appended!: () => void;
+      const inFlight = new Promise<void>((resolve) => (appended = resolve));
+      // A process that appends and then stops answering (frozen, or cut off by the network).
+      const left = stalled.transaction().execute(async (trx) => {
+        await appendChanges(trx, [{ type: 'test.stalled', data: {} }]);
+        appended();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await sql`select 1`.execute(trx);
+      });
+      const outcome = left.then(() => 'committed', (error: Error) => error.message);
+      await inFlight;
+      // The reader waits for it, but only until PostgreSQL ends the idle session, not for ever.
+      const started = Date.now();
+      const horizon = await db.transaction().execute(async (trx) => {
+        await sql`select set_config('statement_timeout', '5000', true)`.execute(trx);
+        return settledHorizon(trx);
+      });
+      expect(horizon).toBeTypeOf('number');
+      expect(Date.now() - started).toBeLessThan(1500);
+      // Its work is rolled back: the process, when it wakes, finds its session gone.
+      expect(await outcome).toMatch(/terminat|idle-in-transaction|connection/i);
+    } finally {
+      await stalled.destroy();
+    }
+  });
+
   it('keeps NUL characters from failing an append, and deletes what is past retention in batches', async () => {
     const [id] = await appendChanges(db, [{ type: 'test.nul', data: { text: 'a\u0000b', literal: '\\u0000' } }]);
     const { rows } = await sql<{ data: { text: string; literal: string } }>`select data from changes where id = ${id}`.execute(db);

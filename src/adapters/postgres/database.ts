@@ -12,7 +12,21 @@ export type Executor = Kysely<DB> | Transaction<DB>;
 
 export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url));
 
-export function makePool(connectionString: string, max: number, options: { preparedStatements?: boolean } = {}): pg.Pool {
+/**
+ * How long one of Tocsin's connections may sit in a transaction waiting for Tocsin (default 60 s).
+ * A process that stops mid-transaction (frozen, or cut off from the database by the network,
+ * which PostgreSQL would otherwise notice only through TCP keepalives, hours later) holds its row
+ * locks, and, if it appended to the change feed, holds back every stream of the database
+ * (docs/architecture.md, "the change feed"). No transaction of Tocsin's waits on anything but its
+ * own statements, so a minute idle inside one means its process is gone or stuck.
+ */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
+export function makePool(
+  connectionString: string,
+  max: number,
+  options: { preparedStatements?: boolean; idleInTransactionTimeoutMs?: number } = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
@@ -30,6 +44,14 @@ export function makePool(connectionString: string, max: number, options: { prepa
   // process. With this listener the query rejects, the caller sees the error, and the pool drops
   // the dead client on release. Found by tests/delivery-reliability.test.ts (issue 3).
   pool.on('connect', (client) => client.on('error', () => {}));
+  // Set per session rather than as a startup parameter, which PgBouncer refuses unless it is
+  // listed in its ignore_startup_parameters. Queued before any query the pool's user sends.
+  const idleMs = options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS;
+  if (idleMs > 0) {
+    pool.on('connect', (client) => {
+      client.query(`set idle_in_transaction_session_timeout = ${Math.round(idleMs)}`).catch(() => {});
+    });
+  }
   if (options.preparedStatements ?? true) prepareRepeatedStatements(pool);
   return pool;
 }
