@@ -7,6 +7,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { injectTraceContext, jobTrace, withClientSpan, withConsumerSpan, withJobPublishSpan, withJobSpan, withPublishSpan, type TraceCarrier } from '../src/adapters/telemetry/trace-context.ts';
 import { setActiveTracing, shutdownTracing } from '../src/adapters/telemetry/tracing-state.ts';
+import { clientUrlAttributes } from '../src/adapters/telemetry/span-urls.ts';
 
 const someCarrier: TraceCarrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 
@@ -171,5 +172,19 @@ describe('with tracing on', () => {
     const consumer = named('process deliver-email');
     expect(consumer.status).toEqual({ code: api.SpanStatusCode.ERROR, message: 'SMTP 451' });
     expect(consumer.events.map((event) => event.name)).toEqual(['exception']);
+  });
+});
+
+describe("a provider call's URL attributes", () => {
+  it('keep the origin only, name the server without brackets, and say nothing of a URL that does not parse', () => {
+    expect(clientUrlAttributes('https://hooks.slack.com/services/T1/B2/s3cret?x=1')).toEqual({
+      'url.full': 'https://hooks.slack.com/[redacted]',
+      'url.scheme': 'https',
+      'server.address': 'hooks.slack.com',
+      'server.port': 443,
+    });
+    expect(clientUrlAttributes('http://[::1]:8080/hook')).toMatchObject({ 'server.address': '::1', 'server.port': 8080, 'url.full': 'http://[::1]:8080/[redacted]' });
+    expect(clientUrlAttributes('http://example.com/')).toMatchObject({ 'url.full': 'http://example.com/', 'server.port': 80 });
+    expect(clientUrlAttributes('not a url')).toEqual({});
   });
 });

@@ -55,7 +55,7 @@ export function clientUrlAttributes(value: string): Record<string, string | numb
   try {
     const url = new URL(value);
     const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-    attributes = { 'url.full': redactClientUrl('url.full', value), 'url.scheme': url.protocol.slice(0, -1), 'server.address': url.hostname, 'server.port': port };
+    attributes = { 'url.full': redactClientUrl('url.full', value), 'url.scheme': url.protocol.slice(0, -1), 'server.address': url.hostname.replace(/^\[(.*)\]$/, '$1'), 'server.port': port };
   } catch {
     attributes = {};
   }
@@ -63,4 +63,3 @@ export function clientUrlAttributes(value: string): Record<string, string | numb
   clientTargets.set(value, attributes);
   return attributes;
 }
-
