@@ -6,7 +6,7 @@ import type { DeliveryQueue } from '../ports/queue.ts';
 import type { Transact, Tx } from '../ports/transact.ts';
 import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
 import type * as NotificationStore from '../adapters/postgres/notification-store.ts';
-import type { NewNotificationRow } from '../adapters/postgres/notification-store.ts';
+import type { NewNotificationRow, NotificationWithAttempts } from '../adapters/postgres/notification-store.ts';
 import type { Enqueue, Summaries } from './notification-enqueue.ts';
 import { checkNotificationInputs, type NotificationInput, type NotificationInputs, type Resolved } from './notification-inputs.ts';
 
@@ -104,8 +104,12 @@ export function makeNotificationUseCases(deps: {
       });
     },
 
-    /** POST /v1/notifications/:id/retry: a failed notification goes back to the queue with fresh retries. */
-    retry(id: string): Promise<Notification> {
+    /**
+     * POST /v1/notifications/:id/retry: a failed notification goes back to the queue with fresh
+     * retries. Answers it as this transaction left it (queued, with its earlier attempts): read
+     * after the commit, a worker woken by the new job could already have claimed it.
+     */
+    retry(id: string): Promise<NotificationWithAttempts> {
       return deps.transact(async (tx) => {
         const current = await lockInOrder(tx, id);
         if (!isRetryable(current.status)) {
@@ -114,9 +118,9 @@ export function makeNotificationUseCases(deps: {
         const jobId = randomUUID();
         await deps.queue.removeDeadLetter(tx, current.channel, id);
         await deps.queue.enqueue(tx, [{ id: jobId, channel: current.channel, notification_id: id, priority: current.priority, start_after: null }]);
-        const requeued = await notifications.updateNotification(tx, id, { status: 'queued', job_id: jobId, retry_count: 0, last_error: null });
+        await notifications.updateNotification(tx, id, { status: 'queued', job_id: jobId, retry_count: 0, last_error: null });
         await deps.summaries.refresh(tx, [current.incident_id]);
-        return requeued;
+        return (await notifications.getNotification(tx, id))!;
       });
     },
   };

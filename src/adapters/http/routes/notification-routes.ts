@@ -239,8 +239,7 @@ export const notificationRoutes = (deps: NotificationRouteDeps): FastifyPluginAs
       response: { 202: NotificationBody, ...errors(400, 401, 403, 404, 409, 429) },
     },
   }, async (request, reply) => {
-    await deps.notifications.retry(request.params.id);
-    return reply.code(202).send(await fetchPresented(request.params.id));
+    return reply.code(202).send(presentNotification(await deps.notifications.retry(request.params.id)));
   });
 
   app.get('/v1/batches/:id', {
