@@ -28,6 +28,7 @@ import * as sessionStore from './adapters/postgres/session-store.ts';
 import { buildApp } from './adapters/http/app.ts';
 import { makeMetrics } from './adapters/metrics.ts';
 import { makeChangeNotifier } from './adapters/postgres/change-notifier.ts';
+import { makeIncidentIntake } from './adapters/postgres/incident-intake.ts';
 import { makeChannelRateLimiter } from './adapters/postgres/channel-rate-limiter.ts';
 import { makeDatabase, makePool, migrateToLatest, type Database } from './adapters/postgres/database.ts';
 import * as deliveryStore from './adapters/postgres/delivery-store.ts';
@@ -127,7 +128,9 @@ function makeUseCases(deps: { db: Database; queue: Queue; config: Config; logger
     escalationQueue,
     onCall: schedules,
   });
-  const incidents = makeIncidentUseCases({ transact, clock, incidents: incidentStore, changes, references, paging });
+  const incidents = makeIncidentUseCases({
+    transact, clock, incidents: incidentStore, intake: makeIncidentIntake(deps.db, notifier), changes, references, paging,
+  });
   return {
     transact,
     notifier,

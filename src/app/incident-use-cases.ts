@@ -15,6 +15,7 @@ import {
 import type { Clock } from '../ports/clock.ts';
 import type { ChangeFeed, Transact, Tx } from '../ports/transact.ts';
 import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
+import type { IncidentIntake } from '../adapters/postgres/incident-intake.ts';
 import type { Paging } from './paging.ts';
 import type { Reference, References } from './references.ts';
 
@@ -49,10 +50,15 @@ function incidentReferences(input: { team_id?: string | null | undefined; assign
   ];
 }
 
+const createdEntry = (actor: string, incident: Incident) =>
+  ({ actor, data: { title: incident.title, severity: incident.severity, source: incident.source } });
+
 export function makeIncidentUseCases(deps: {
   transact: Transact;
   clock: Clock;
   incidents: typeof IncidentStore;
+  /** POST /v1/incidents without paging: concurrent ones share a statement. */
+  intake: Pick<IncidentIntake, 'open'>;
   changes: ChangeFeed;
   references: Pick<References, 'check'>;
   paging: Pick<Paging, 'start' | 'stop'>;
@@ -95,7 +101,7 @@ export function makeIncidentUseCases(deps: {
     await deps.references.check(tx, incidentReferences(input));
     const incident = build(actor, input);
     changes.append(tx, 'incident.created', incidentView(incident));
-    await incidents.insertIncident(tx, incident, { actor, data: { title: incident.title, severity: incident.severity, source: incident.source } });
+    await incidents.insertIncident(tx, { incident, created: createdEntry(actor, incident) });
     if (incident.team_id === null) return incident;
     // SPEC section 5: paging changes the incident's notification_status, so it is read again.
     if (await deps.paging.start(tx, incident, actor)) return (await incidents.lockIncident(tx, incident.id))!;
@@ -162,15 +168,15 @@ export function makeIncidentUseCases(deps: {
     createWithin,
     updateWithin,
 
-    /** POST /v1/incidents. Without a team or an assignee to check, one statement in all. */
-    create(actor: string, input: CreateIncidentInput): Promise<Incident> {
+    /**
+     * POST /v1/incidents. Without a team or an assignee to check, nothing is read first: one
+     * statement, shared with the requests that arrive meanwhile.
+     */
+    async create(actor: string, input: CreateIncidentInput): Promise<Incident> {
       if (incidentReferences(input).length === 0 && !input.integration_id) {
-        return deps.transact.single(async (tx) => {
-          const incident = build(actor, input);
-          changes.append(tx, 'incident.created', incidentView(incident));
-          await incidents.insertIncident(tx, incident, { actor, data: { title: incident.title, severity: incident.severity, source: incident.source } });
-          return incident;
-        });
+        const incident = build(actor, input);
+        await deps.intake.open({ incident, created: createdEntry(actor, incident) }, incidentView(incident));
+        return incident;
       }
       return deps.transact((tx) => createWithin(tx, actor, input));
     },

@@ -15,8 +15,9 @@ export interface Transact {
   <T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /**
    * For a unit of work that is ONE statement, which PostgreSQL makes atomic by itself: no BEGIN
-   * and COMMIT, two round trips fewer (the hot paths: POST /v1/incidents without paging, and
-   * recording a delivery batch). Changes appended before that statement ride in it.
+   * and COMMIT, two round trips fewer (the hot paths: claiming and recording a delivery batch).
+   * Its statement must write its changes itself: a change appended with ChangeFeed.append there
+   * would be lost, and fails the unit of work.
    */
   single<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
 }

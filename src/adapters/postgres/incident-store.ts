@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import type { Incident, IncidentChanges, IncidentStatus, Severity, TimelineEvent, TimelineEventType } from '../../domain/incident.ts';
 import type { Tx } from '../../ports/transact.ts';
-import { appendChangesCtes } from './change-store.ts';
+import { appendChangesCtes, type NewChange } from './change-store.ts';
 import { decodeCursor, decodeKeyCursor, page, pageBy, type PageFilter } from './cursor.ts';
-import { executor, noteAppended, takeChangesForStatement } from './transact.ts';
+import type { Executor } from './database.ts';
+import { executor } from './transact.ts';
 
 // Incidents and their timelines (SPEC section 3): plain functions, the transaction first.
 
@@ -107,30 +108,52 @@ export async function listTimeline(tx: Tx, incidentId: string, filter: PageFilte
   return pageBy(rows as (TimelineEvent & { seq: number | string })[], filter.limit, (row) => [Number(row.seq)]);
 }
 
+export interface NewIncident {
+  incident: Incident;
+  /** Its first timeline entry, `incident.created`. */
+  created: { actor: string; data: Record<string, unknown> };
+}
+
+/** Inserts a new incident (every column decided by the caller) and its first timeline entry. */
+export async function insertIncident(tx: Tx, row: NewIncident): Promise<void> {
+  await insertIncidentsQuery([row], []).execute(executor(tx));
+}
+
 /**
- * Inserts a new incident (every column decided by the caller, so its change event can be written
- * with it) and its first timeline entry in one statement. In a one-statement unit of work the
- * changes appended before it are written by the same statement: POST /v1/incidents without
- * paging is then a single round trip (SPEC section 9, ingest).
+ * Inserts new incidents, their first timeline entries and their `incident.created` changes in ONE
+ * statement, which PostgreSQL makes atomic without BEGIN and COMMIT: the intake of POST
+ * /v1/incidents without paging (SPEC section 9, ingest; see incident-intake.ts). Returns the
+ * newest change id, to notify once committed.
  */
-export async function insertIncident(tx: Tx, incident: Incident, created: { actor: string; data: Record<string, unknown> }): Promise<void> {
-  const changes = takeChangesForStatement(tx);
-  const { rows } = await sql<{ newest_change: string | null }>`
+export async function insertIncidentsWithChanges(db: Executor, rows: readonly (NewIncident & { change: unknown })[]): Promise<number> {
+  const changes = rows.map((r) => ({ type: 'incident.created', data: r.change }));
+  const { rows: [result] } = await insertIncidentsQuery(rows, changes).execute(db);
+  return Number(result!.newest_change);
+}
+
+// One text whatever the number of rows (the columns go as arrays), so it is prepared once.
+function insertIncidentsQuery(rows: readonly NewIncident[], changes: readonly NewChange[]) {
+  const column = <T>(pick: (incident: Incident) => T) => rows.map((r) => pick(r.incident));
+  return sql<{ newest_change: string | null }>`
     with ${changes.length > 0 ? sql`${appendChangesCtes(changes)},` : sql``}
     i as (
       insert into incidents (id, title, description, severity, status, team_id, assignee_id, source, dedup_key, created_by,
                              notification_status, version, created_at, updated_at, integration_id, details)
-      values (${incident.id}, ${incident.title}, ${incident.description}, ${incident.severity}, ${incident.status}, ${incident.team_id},
-              ${incident.assignee_id}, ${incident.source}, ${incident.dedup_key}, ${incident.created_by}, ${incident.notification_status},
-              ${incident.version}, ${incident.created_at}, ${incident.updated_at}, ${incident.integration_id},
-              ${incident.details === null ? null : JSON.stringify(incident.details)}::jsonb)
+      select * from unnest(
+        ${column((i) => i.id)}::uuid[], ${column((i) => i.title)}::text[], ${column((i) => i.description)}::text[],
+        ${column((i) => i.severity)}::text[], ${column((i) => i.status)}::text[], ${column((i) => i.team_id)}::uuid[],
+        ${column((i) => i.assignee_id)}::uuid[], ${column((i) => i.source)}::text[], ${column((i) => i.dedup_key)}::text[],
+        ${column((i) => i.created_by)}::text[], ${column((i) => i.notification_status)}::text[], ${column((i) => i.version)}::int[],
+        ${column((i) => i.created_at)}::timestamptz[], ${column((i) => i.updated_at)}::timestamptz[],
+        ${column((i) => i.integration_id)}::uuid[], ${column((i) => (i.details === null ? null : JSON.stringify(i.details)))}::jsonb[])
       returning id
     ), e as (
       insert into incident_events (incident_id, type, actor, data)
-      select id, 'incident.created', ${created.actor}, ${JSON.stringify(created.data)}::jsonb from i
+      select u.id, 'incident.created', u.actor, u.data
+      from unnest(${column((i) => i.id)}::uuid[], ${rows.map((r) => r.created.actor)}::text[],
+                  ${rows.map((r) => JSON.stringify(r.created.data))}::jsonb[]) as u(id, actor, data)
     )
-    select ${changes.length > 0 ? sql`(select max(id) from appended_changes)::text` : sql`null`} as newest_change`.execute(executor(tx));
-  if (rows[0]?.newest_change) noteAppended(tx, Number(rows[0].newest_change));
+    select ${changes.length > 0 ? sql`(select max(id) from appended_changes)::text` : sql`null`} as newest_change`;
 }
 
 /**

@@ -44,19 +44,6 @@ export const changeFeed: ChangeFeed = {
   },
 };
 
-/**
- * For the one statement of a single-mode unit of work: takes the changes appended so far, which
- * that statement must write (as a CTE, see appendChangesQuery). Empty in a real transaction,
- * where they are written at the end.
- */
-export function takeChangesForStatement(tx: Tx): NewChange[] {
-  const state = inside(tx);
-  if (!state.single) return [];
-  const changes = state.pending;
-  state.pending = [];
-  return changes;
-}
-
 /** Tells the unit of work the newest change id one of its statements wrote itself, to notify it after commit. */
 export function noteAppended(tx: Tx, newest: number): void {
   const state = inside(tx);
