@@ -33,6 +33,8 @@ const skipTracing = process.argv.includes('--skip-tracing');
 // --delivery-only: the two baselines and delivery, then stop (for tuning delivery; with
 // BENCH_PROFILE=dir BENCH_PROFILE_ROLE=worker it profiles the worker's drain).
 const deliveryOnly = process.argv.includes('--delivery-only');
+// --ingest-only: ingest and its bare-route baseline, then stop (for tuning ingest).
+const ingestOnly = process.argv.includes('--ingest-only');
 const root = fileURLToPath(new URL('..', import.meta.url));
 const adminKey = 'bench-admin-key-0123456789';
 // Every process this run starts (about 25) compiles the service's TypeScript again; Node's
@@ -137,6 +139,29 @@ async function startTocsin(role: 'all' | 'api' | 'worker', dbUrl: string): Promi
   };
 }
 
+/** `POST /v1/incidents` at 32 connections on a running service (SPEC section 9, ingest). */
+function measureIngest(url: string, pid: number | undefined) {
+  log(`ingest: POST /v1/incidents, 32 connections, ${size.ingestSeconds} s`);
+  return withCpuPerRequest(pid, () => runJson<{ requests: number; rps: number; p99_ms: number; non2xx: number; errors: number }>(['bench/load-generator.ts', JSON.stringify({
+    url, path: '/v1/incidents', key: adminKey, connections: 32, duration: size.ingestSeconds, body: 'incident',
+  })], {}));
+}
+
+/** Ingest's baseline: a bare Fastify route doing one INSERT a request, on the same database. */
+async function measureBareIngest(dbUrl: string) {
+  const barePort = await freePort();
+  const bare = spawn(process.execPath, ['bench/bare-ingest-server.ts'], { cwd: root, env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(barePort) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => bare.stdout!.once('data', () => resolve()));
+  log(`ingest baseline: the bare route, 32 connections, ${size.ingestSeconds} s`);
+  try {
+    return await withCpuPerRequest(bare.pid, () => runJson<{ requests: number; rps: number; p99_ms: number }>(['bench/load-generator.ts', JSON.stringify({
+      url: `http://127.0.0.1:${barePort}`, path: '/bare', key: 'none', connections: 32, duration: size.ingestSeconds, body: 'bare',
+    })], {}));
+  } finally {
+    bare.kill('SIGTERM');
+  }
+}
+
 interface Check {
   name: string;
   label: string;
@@ -196,6 +221,19 @@ async function main() {
   try {
     await runJson<unknown>([...nodeFlags, 'src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
     await db.connect();
+
+    if (ingestOnly) {
+      const all = await startTocsin('all', dbUrl);
+      const ingest = await measureIngest(all.url, all.child.pid);
+      await all.stop();
+      const bare = await measureBareIngest(dbUrl);
+      process.stdout.write(`${JSON.stringify({
+        ingest_rps: Math.round(ingest.rps), ingest_p99_ms: ingest.p99_ms, ingest_errors: ingest.non2xx + ingest.errors,
+        ingest_baseline_rps: Math.round(bare.rps), ingest_baseline_p99_ms: bare.p99_ms, ingest_ratio_to_baseline: +(ingest.rps / bare.rps).toFixed(3),
+        ingest_cpu_ms_per_request: ingest.cpu_ms_per_request, ingest_baseline_cpu_ms_per_request: bare.cpu_ms_per_request,
+      })}\n`);
+      return;
+    }
 
     // 1. The bare queue.
     log(`queue baseline: ${size.backlog} jobs, no-op handler`);
@@ -354,20 +392,10 @@ async function main() {
     );
     await db.query('vacuum analyze');
 
-    log(`ingest: POST /v1/incidents, 32 connections, ${size.ingestSeconds} s`);
-    const ingest = await withCpuPerRequest(all.child.pid, () => runJson<{ requests: number; rps: number; p99_ms: number; non2xx: number; errors: number }>(['bench/load-generator.ts', JSON.stringify({
-      url: all.url, path: '/v1/incidents', key: adminKey, connections: 32, duration: size.ingestSeconds, body: 'incident',
-    })], {}));
+    const ingest = await measureIngest(all.url, all.child.pid);
     peak('all', all.peakRssMb());
     await all.stop();
-
-    const barePort = await freePort();
-    const bare = spawn(process.execPath, ['bench/bare-ingest-server.ts'], { cwd: root, env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(barePort) }, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => bare.stdout!.once('data', () => resolve()));
-    const bareIngest = await withCpuPerRequest(bare.pid, () => runJson<{ requests: number; rps: number; p99_ms: number }>(['bench/load-generator.ts', JSON.stringify({
-      url: `http://127.0.0.1:${barePort}`, path: '/bare', key: 'none', connections: 32, duration: size.ingestSeconds, body: 'bare',
-    })], {}));
-    bare.kill('SIGTERM');
+    const bareIngest = await measureBareIngest(dbUrl);
 
     // 5. Scale: the reads and ingest on a database holding years of history, a database of its own.
     const ingestOn = (url: string) => runJson<{ rps: number; p99_ms: number; non2xx: number; errors: number }>(['bench/load-generator.ts', JSON.stringify({
