@@ -247,7 +247,7 @@ describe('two worker processes', () => {
     answerAfter(hook, () => 2);
     const env = { CHANNEL_RATE_LIMIT_PER_SECOND: String(limit) };
     await Promise.all([startWorker({ ...env, WEBHOOK_SIGNING_SECRET: secrets.a }), startWorker({ ...env, WEBHOOK_SIGNING_SECRET: secrets.b })]);
-    const ids = await createWebhooks(350);
+    const ids = await createWebhooks(400);
     await allSent(ids, 30_000);
     receiptsOf(ids);
 
@@ -260,13 +260,17 @@ describe('two worker processes', () => {
     // and read up to ~60/s. So the rate is measured over the whole seconds strictly inside the
     // run, where the limit alone decides how much goes out. The receiver's clock is the
     // database's (one machine), and the few milliseconds from grant to arrival shift a delivery
-    // across a boundary only rarely, which an average over several seconds absorbs.
+    // across a boundary only rarely, which an average over several seconds absorbs. But for the
+    // run's first window: the first connections to the receiver, on a machine busy with the rest
+    // of the suite, can delay most of what it granted into the next second (seen: 3 arrivals in
+    // the first second, 87 in the second), so the average starts a second later. The running
+    // total below still counts every second.
     const firstSecond = Math.floor(first / 1000);
     const lastSecond = Math.floor(last / 1000);
     const perSecond = new Map<number, number>();
     for (const at of arrivals) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
-    const inner = [...perSecond.entries()].filter(([second]) => second > firstSecond && second < lastSecond).map(([, n]) => n);
-    const innerSeconds = lastSecond - firstSecond - 1;
+    const inner = [...perSecond.entries()].filter(([second]) => second > firstSecond + 1 && second < lastSecond).map(([, n]) => n);
+    const innerSeconds = lastSecond - firstSecond - 2;
     expect(innerSeconds).toBeGreaterThanOrEqual(4);
     const rate = inner.reduce((sum, n) => sum + n, 0) / innerSeconds;
     const endToEnd = (arrivals.length - 1) / ((last - first) / 1000);
