@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXCERPT_BYTES, sanitizeExcerpt } from '../domain/answer-excerpt.ts';
 import { DomainError } from '../domain/errors.ts';
@@ -13,6 +12,7 @@ import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
 import type { NewTimelineEvent } from '../adapters/postgres/incident-store.ts';
 import type { Summaries } from './notification-enqueue.ts';
 import { retryingWrite, type WorkLog } from './write-retry.ts';
+import { newId } from './ids.ts';
 
 export interface DeliveryDeps {
   providers: Providers;
@@ -179,7 +179,7 @@ function decideBatch(
 ): BatchOutcome {
   const now = deps.clock.now();
   const job = (n: Notification, delayMs: number): DeliveryJob => ({
-    id: randomUUID(),
+    id: newId(),
     channel,
     notification_id: n.id,
     priority: n.priority,

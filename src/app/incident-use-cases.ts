@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DomainError, notFound } from '../domain/errors.ts';
 import {
   decideTransition,
@@ -18,6 +17,7 @@ import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
 import type { IncidentIntake } from '../adapters/postgres/incident-intake.ts';
 import type { Paging } from './paging.ts';
 import type { Reference, References } from './references.ts';
+import { newId } from './ids.ts';
 
 // SPEC section 3: incidents, their state machine and their timeline. Every change appends its
 // change event (SPEC section 7) in the same transaction.
@@ -89,7 +89,7 @@ export function makeIncidentUseCases(deps: {
         integration_id: input.integration_id ?? null,
         details: input.details ?? null,
       },
-      randomUUID(),
+      newId(),
       actor,
       deps.clock.now(),
     );

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import { defaultMaxRetries, initialStatus, isCancellable, isRetryable, type Channel, type Notification } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -9,6 +8,7 @@ import type * as NotificationStore from '../adapters/postgres/notification-store
 import type { NewNotificationRow, NotificationWithAttempts } from '../adapters/postgres/notification-store.ts';
 import type { Enqueue, Summaries } from './notification-enqueue.ts';
 import { checkNotificationInputs, type NotificationInput, type NotificationInputs, type Resolved } from './notification-inputs.ts';
+import { newId } from './ids.ts';
 
 // SPEC section 4: notifications sent through the API, one at a time or in batches, cancelled and
 // redriven.
@@ -17,7 +17,7 @@ function toRow(input: NotificationInput, resolved: Resolved, now: Date, batchId:
   const priority = input.priority ?? 'normal';
   const scheduledAt = resolved.scheduled_at;
   return {
-    id: randomUUID(),
+    id: newId(),
     channel: input.channel,
     recipient: resolved.recipient,
     user_id: resolved.user_id,
@@ -31,7 +31,7 @@ function toRow(input: NotificationInput, resolved: Resolved, now: Date, batchId:
     batch_id: batchId,
     incident_id: input.incident_id ?? null,
     metadata: input.metadata ?? {},
-    job_id: randomUUID(),
+    job_id: newId(),
   };
 }
 
@@ -74,7 +74,7 @@ export function makeNotificationUseCases(deps: {
   async function createBatchWithin(tx: Tx, inputs: NotificationInput[]) {
     const fieldOf = (index: number) => `body.notifications.${index}`;
     checkNotificationInputs(inputs, deps.channelProblem, fieldOf);
-    const batchId = randomUUID();
+    const batchId = newId();
     const now = deps.clock.now();
     const resolved = await deps.inputs.resolve(tx, inputs, now, fieldOf);
     const created = await deps.enqueue(tx, inputs.map((input, index) => toRow(input, resolved[index]!, now, batchId)));
@@ -115,7 +115,7 @@ export function makeNotificationUseCases(deps: {
         if (!isRetryable(current.status)) {
           throw new DomainError('NOT_RETRYABLE', `notification is ${current.status}; only failed ones can be retried`, { status: current.status });
         }
-        const jobId = randomUUID();
+        const jobId = newId();
         await deps.queue.removeDeadLetter(tx, current.channel, id);
         await deps.queue.enqueue(tx, [{ id: jobId, channel: current.channel, notification_id: id, priority: current.priority, start_after: null }]);
         await notifications.updateNotification(tx, id, { status: 'queued', job_id: jobId, retry_count: 0, last_error: null });

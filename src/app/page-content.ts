@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { breaksQuietHours, PAGE_EVENT, pagePriority } from '../domain/escalation.ts';
 import type { Incident } from '../domain/incident.ts';
 import { defaultMaxRetries, initialStatus, type Channel } from '../domain/notification.ts';
@@ -8,6 +7,7 @@ import type { User } from '../domain/user.ts';
 import type { Tx } from '../ports/transact.ts';
 import type * as TemplateStore from '../adapters/postgres/template-store.ts';
 import type { NewNotificationRow } from '../adapters/postgres/notification-store.ts';
+import { newId } from './ids.ts';
 
 // SPEC section 5: what a page (or the news that an incident was acknowledged or resolved) says,
 // and the notification it becomes.
@@ -76,7 +76,7 @@ export function pageNotification(
   const release = releaseTime(at, breaksQuietHours(incident.severity), user.timezone, user.preferences.quiet_hours);
   const scheduledAt = release.getTime() > at.getTime() ? release : null;
   return {
-    id: randomUUID(),
+    id: newId(),
     channel,
     recipient,
     subject: rendered.subject,
@@ -89,7 +89,7 @@ export function pageNotification(
     batch_id: null,
     incident_id: incident.id,
     metadata,
-    job_id: randomUUID(),
+    job_id: newId(),
     user_id: user.id,
   };
 }

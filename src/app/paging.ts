@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { nextStep, PAGE_EVENT, type EscalationPolicy, type Step, type Team } from '../domain/escalation.ts';
 import type { Incident } from '../domain/incident.ts';
 import type { Channel } from '../domain/notification.ts';
@@ -16,6 +15,7 @@ import type * as UserStore from '../adapters/postgres/user-store.ts';
 import type { Enqueue, Summaries } from './notification-enqueue.ts';
 import type { ScheduleUseCases } from './schedule-use-cases.ts';
 import { incidentVariables, makePageRenderer, pageNotification, withPageActions } from './page-content.ts';
+import { newId } from './ids.ts';
 
 // SPEC section 5: the incident lifecycle drives paging. Everything here runs inside the caller's
 // transaction (an incident created or changed, or the escalation job), so an incident change and
@@ -188,7 +188,7 @@ export function makePaging(deps: {
     const next = nextStep(policy, step);
     if (!next) return exhausted(tx, incident, policy, run);
     const due = new Date(now.getTime() + next.delay_seconds * 1000);
-    const jobId = randomUUID();
+    const jobId = newId();
     const scheduled = await escalations.insertEscalationStep(tx, {
       incident_id: incident.id,
       run,
