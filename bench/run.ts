@@ -297,7 +297,13 @@ async function main() {
       const worker = await startTocsin('worker', dbUrl);
       // CPU from the first delivery on (the worker's start-up is not the drain's).
       while (firstArrival === 0) await sleep(1);
-      const cpu0 = { worker: cpuMsOf(worker.child.pid), postgres: postgresCpuMs(), receiver: process.cpuUsage() };
+      const cpu0 = {
+        worker: cpuMsOf(worker.child.pid),
+        postgres: postgresCpuMs(),
+        receiver: process.cpuUsage(),
+        api: watchers ? cpuMsOf(api.child.pid) : 0,
+        clients: watchers ? cpuMsOf(watchers.pid) : 0,
+      };
       let sentAt = 0;
       // Counting rows while the worker drains would cost PostgreSQL (which shares the 2 cores) a
       // scan every poll, so wait for the receiver to have seen them all, then for the statuses.
@@ -316,6 +322,8 @@ async function main() {
         worker: per(cpuMsOf(worker.child.pid) - cpu0.worker),
         postgres: per(postgresCpuMs() - cpu0.postgres),
         receiver: per((receiverCpu.user + receiverCpu.system) / 1000),
+        // With stream clients: the API process that fans the feed out, and the clients' process.
+        ...(watchers ? { api: per(cpuMsOf(api.child.pid) - cpu0.api), clients: per(cpuMsOf(watchers.pid) - cpu0.clients) } : {}),
       };
       const drainSeconds = (sentAt - firstArrival) / 1000;
       peak('worker', worker.peakRssMb());
@@ -496,6 +504,7 @@ async function main() {
     for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
     const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
     process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
+    if (deliveryWithStreams) process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
     process.stdout.write(`ingest CPU per request (ms): service ${ingest.cpu_ms_per_request.service}, PostgreSQL ${ingest.cpu_ms_per_request.postgres}; bare route ${bareIngest.cpu_ms_per_request.service} and ${bareIngest.cpu_ms_per_request.postgres}\n`);
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);
     process.stdout.write(`machine: ${results.machine.cores} cores, Node ${results.machine.node}, PostgreSQL ${pgVersion} (${server.kind}); ${results.seconds} s; bench/results.json written\n`);

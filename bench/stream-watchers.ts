@@ -25,6 +25,8 @@ export async function watchStream(url: string, key: string, count: number, optio
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return {
+    /** The clients' process, for its CPU. */
+    pid: child.pid,
     async report(): Promise<StreamReport> {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.stdin!.end();
