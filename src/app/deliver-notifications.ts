@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXCERPT_BYTES, sanitizeExcerpt } from '../domain/answer-excerpt.ts';
 import { DomainError } from '../domain/errors.ts';
-import { decideAfterAttempt, type Channel, type DeliveryResult, type Notification } from '../domain/notification.ts';
+import { decideAfterAttempt, type Channel, type DeliveryResult } from '../domain/notification.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ChannelRateLimiter, CircuitBreakers, OutgoingMessage, Providers } from '../ports/provider.ts';
 import type { DeliveryJob, DeliveryQueue } from '../ports/queue.ts';
 import type { Transact } from '../ports/transact.ts';
 import type * as DeliveryStore from '../adapters/postgres/delivery-store.ts';
-import type { AttemptRecord } from '../adapters/postgres/delivery-store.ts';
+import type { AttemptRecord, ClaimedNotification } from '../adapters/postgres/delivery-store.ts';
 import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
 import type { NewTimelineEvent } from '../adapters/postgres/incident-store.ts';
 import type { Summaries } from './notification-enqueue.ts';
@@ -53,7 +53,7 @@ const WRITE_RETRY_MS = 4 * 60_000;
 // of EXCERPT_BYTES (SPEC section 4); this also bounds errors that other libraries relay verbatim.
 const ERROR_BYTES = EXCERPT_BYTES + 128;
 
-const toMessage = (n: Notification): OutgoingMessage => ({
+const toMessage = (n: ClaimedNotification): OutgoingMessage => ({
   id: n.id,
   channel: n.channel,
   recipient: n.recipient,
@@ -68,7 +68,7 @@ const toMessage = (n: Notification): OutgoingMessage => ({
   attempt: n.attempt_count,
 });
 
-async function attempt(deps: DeliveryDeps, notification: Notification) {
+async function attempt(deps: DeliveryDeps, notification: ClaimedNotification) {
   const provider = deps.providers[notification.channel];
   const message = toMessage(notification);
   const started = performance.now();
@@ -94,7 +94,7 @@ const RATE_LIMIT_WAIT_MS = 5000;
  * re-queued the whole backlog every second, because each refused full batch made pg-boss fetch
  * the next one at once. Found by tests/delivery-reliability.test.ts (issue 3).
  */
-async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, claimed: Notification[], window: { used: number; ms_left: number } | null) {
+async function attemptWithinRateLimit(deps: DeliveryDeps, channel: Channel, claimed: ClaimedNotification[], window: { used: number; ms_left: number } | null) {
   const inFlight: ReturnType<typeof attempt>[] = [];
   let waiting = claimed;
   let retryInMs = 0;
@@ -172,13 +172,13 @@ async function deliverJobs(deps: DeliveryDeps, channel: Channel, jobs: ClaimedJo
 function decideBatch(
   deps: DeliveryDeps,
   channel: Channel,
-  claimed: Notification[],
+  claimed: ClaimedNotification[],
   outcomes: Awaited<ReturnType<typeof attempt>>[],
-  waiting: Notification[],
+  waiting: ClaimedNotification[],
   retryInMs: number,
 ): BatchOutcome {
   const now = deps.clock.now();
-  const job = (n: Notification, delayMs: number): DeliveryJob => ({
+  const job = (n: ClaimedNotification, delayMs: number): DeliveryJob => ({
     id: newId(),
     channel,
     notification_id: n.id,

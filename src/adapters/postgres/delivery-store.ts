@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Incident } from '../../domain/incident.ts';
 import { summarize, type Attempt, type Channel, type Notification, type NotificationStatus } from '../../domain/notification.ts';
 import type { Tx } from '../../ports/transact.ts';
+import { intArray, textArray, timestampArray } from './array-literal.ts';
 import { countInWindowCte, type CountedWindow } from './channel-rate-limiter.ts';
 import { executor } from './transact.ts';
 import { notificationChangeCtes, notificationColumns, runWithChange } from './notification-store.ts';
@@ -24,6 +25,18 @@ export interface AttemptRecord {
 const newestChange = sql`(select max(id)::text from appended_changes) as newest_change`;
 
 /**
+ * What the worker reads of a claimed notification: what it sends and what decides the outcome.
+ * Not the rest of the row: parsing 21 columns of 200 rows per batch (dates among them) was work
+ * and garbage for nothing.
+ */
+const claimedColumns = [
+  'id', 'channel', 'recipient', 'subject', 'content', 'content_type', 'metadata', 'incident_id', 'created_at', 'priority',
+  'max_retries', 'retry_count', 'attempt_count',
+] as const satisfies readonly (keyof Notification)[];
+
+export type ClaimedNotification = Pick<Notification, (typeof claimedColumns)[number]>;
+
+/**
  * The worker's claim: moves the notifications of these jobs from queued/scheduled (or sending,
  * when pg-boss hands back the job of a crashed worker) to sending, and returns them. A job that
  * is no longer its notification's current one (cancelled, or replaced by a retry) is not
@@ -38,22 +51,23 @@ export async function claimForSending(
   tx: Tx,
   channel: Channel,
   jobs: { job_id: string; notification_id: string }[],
-): Promise<{ claimed: Notification[]; window: CountedWindow | null }> {
-  const rows = await runWithChange<Notification & { newest_change: string | null; window_used: number | null; window_ms_left: number | null }>(tx, sql`
+): Promise<{ claimed: ClaimedNotification[]; window: CountedWindow | null }> {
+  const rows = await runWithChange<ClaimedNotification & { newest_change: string | null; window_used: number | null; window_ms_left: number | null }>(tx, sql`
     with changed as (
       update notifications n
       set status = 'sending', attempt_count = n.attempt_count + 1, updated_at = now()
-      from unnest(${jobs.map((j) => j.notification_id)}::uuid[], ${jobs.map((j) => j.job_id)}::uuid[]) as j(notification_id, job_id)
+      from unnest(${textArray(jobs.map((j) => j.notification_id))}::uuid[], ${textArray(jobs.map((j) => j.job_id))}::uuid[]) as j(notification_id, job_id)
       where n.id = j.notification_id and n.job_id = j.job_id and n.status in ('queued', 'scheduled', 'sending')
       returning ${sql.join(notificationColumns.map((c) => sql.ref(`n.${c}`)))}
     ),
     ${notificationChangeCtes()},
     ${countInWindowCte(channel, 'changed')}
-    select changed.*, ${newestChange}, rate_window.used as window_used, rate_window.ms_left as window_ms_left
+    select ${sql.join(claimedColumns.map((c) => sql.ref(`changed.${c}`)))}, ${newestChange},
+           rate_window.used as window_used, rate_window.ms_left as window_ms_left
     from changed left join rate_window on true`);
   const first = rows[0];
   const window = first && first.window_used !== null ? { used: first.window_used, ms_left: first.window_ms_left! } : null;
-  return { claimed: rows.map(({ newest_change: _, window_used: _u, window_ms_left: _m, ...row }) => row as Notification), window };
+  return { claimed: rows.map(({ newest_change: _, window_used: _u, window_ms_left: _m, ...row }) => row as ClaimedNotification), window };
 }
 
 /**
@@ -68,13 +82,22 @@ export async function claimForSending(
 export async function recordAttempts(tx: Tx, unsorted: AttemptRecord[]): Promise<string[]> {
   const records = [...unsorted].sort((x, y) => (x.notification_id < y.notification_id ? -1 : 1));
   const a = records.map((r) => r.attempt);
+  // The batch goes once, as columns (array literals: see array-literal.ts), and both the attempts'
+  // insert and the notifications' update read it.
   const rows = await runWithChange<{ id: string; newest_change: string | null }>(tx, sql`
-    with attempts as (
-      insert into notification_attempts (notification_id, attempt, at, outcome, status_code, error, duration_ms)
+    with v as (
       select * from unnest(
-        ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${a.map((x) => x.at)}::timestamptz[],
-        ${a.map((x) => x.outcome)}::text[], ${a.map((x) => x.status_code)}::int[], ${a.map((x) => x.error)}::text[],
-        ${a.map((x) => x.duration_ms)}::int[])
+        ${textArray(records.map((r) => r.notification_id))}::uuid[], ${intArray(a.map((x) => x.attempt))}::int[],
+        ${timestampArray(a.map((x) => x.at))}::timestamptz[], ${textArray(a.map((x) => x.outcome))}::text[],
+        ${intArray(a.map((x) => x.status_code))}::int[], ${textArray(a.map((x) => x.error))}::text[],
+        ${intArray(a.map((x) => x.duration_ms))}::int[], ${textArray(records.map((r) => r.status))}::text[],
+        ${textArray(records.map((r) => r.job_id ?? null))}::uuid[], ${textArray(records.map((r) => r.last_error))}::text[],
+        ${timestampArray(records.map((r) => r.sent_at))}::timestamptz[])
+        as v(id, attempt, at, outcome, status_code, error, duration_ms, status, job_id, last_error, sent_at)
+    ),
+    attempts as (
+      insert into notification_attempts (notification_id, attempt, at, outcome, status_code, error, duration_ms)
+      select id, attempt, at, outcome, status_code, error, duration_ms from v
       on conflict do nothing
     ),
     changed as (
@@ -85,10 +108,7 @@ export async function recordAttempts(tx: Tx, unsorted: AttemptRecord[]): Promise
           last_error = v.last_error,
           sent_at = v.sent_at,
           updated_at = now()
-      from unnest(
-        ${records.map((r) => r.notification_id)}::uuid[], ${a.map((x) => x.attempt)}::int[], ${records.map((r) => r.status)}::text[],
-        ${records.map((r) => r.job_id ?? null)}::uuid[], ${records.map((r) => r.last_error)}::text[],
-        ${records.map((r) => r.sent_at)}::timestamptz[]) as v(id, attempt, status, job_id, last_error, sent_at)
+      from v
       where n.id = v.id and n.status = 'sending' and n.attempt_count = v.attempt
       returning n.id, n.status, n.channel, n.incident_id, n.retry_count, n.updated_at
     ),
