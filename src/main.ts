@@ -69,16 +69,16 @@ async function run(role: Role | 'invite', config: Config, logger: Logger): Promi
 
   const service = await startService({ role, config, logger, databaseUrl });
   const { app, db } = service;
+  const started: string[] = [];
   if (app) {
     await app.listen({ host: config.HOST, port: config.PORT });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const base = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
-    say(`Tocsin ${role} listening on ${base}`);
-    say(`API docs: ${base}/docs (OpenAPI: ${base}/openapi.json)`);
-    if (process.env.PUBLIC_URL) say(`Public URL: ${config.PUBLIC_URL}`);
+    started.push(`Tocsin ${role} listening on ${base}`, `API docs: ${base}/docs (OpenAPI: ${base}/openapi.json)`);
+    if (process.env.PUBLIC_URL) started.push(`Public URL: ${config.PUBLIC_URL}`);
   } else {
-    say('Tocsin worker started');
+    started.push('Tocsin worker started');
   }
 
   // SPEC section 1: on SIGTERM or SIGINT, exit 0 within SHUTDOWN_TIMEOUT_SECONDS even under a
@@ -103,6 +103,11 @@ async function run(role: Role | 'invite', config: Config, logger: Logger): Promi
     ]).finally(() => clearTimeout(timer));
     if (late) logger.warn({ timeout_seconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown deadline reached; exiting with what is left unclosed');
   });
+  // Announced only once the signal handlers are in place: whoever waits for these lines (a
+  // supervisor, a test) may signal at once. Printed before them, a worker that was sent SIGTERM
+  // between the line and the handler died of the signal instead of shutting down (seen once in
+  // CI, tests/process.test.ts, on a busy machine).
+  for (const line of started) say(line);
 
   // First start: nobody can call the API without a key, so make one and show it once.
   if (app && !config.ADMIN_API_KEY && (await countActiveKeys(readerOf(db))) === 0) {
