@@ -25,8 +25,10 @@ export interface Change {
   data: unknown;
 }
 
-// jsonb refuses the escape \u0000 that JSON.stringify writes for a NUL character. What clients see
-// of a change must never make the change itself fail, so a NUL becomes U+FFFD (an escaped
+// PostgreSQL refuses the escape \u0000 that JSON.stringify writes for a NUL character wherever it
+// turns JSON into text (jsonb, ->>), and the feed's payloads were jsonb until
+// migrations/2026-11-30T08-00_changes-json.ts. What clients see of a change must never make the
+// change itself fail, nor a query of the feed, so a NUL becomes U+FFFD (an escaped
 // backslash before "u0000" is text, not an escape, and stays).
 const nulEscape = /(?<!\\)((?:\\\\)*)\\u0000/g;
 const toJson = (data: unknown): string => {
@@ -47,7 +49,7 @@ export function appendChangesCtes(changes: readonly NewChange[]) {
     appended_changes as (
       insert into changes (type, data)
       select c.type, c.data
-      from feed_lock, unnest(${changes.map((c) => c.type)}::text[], ${changes.map((c) => toJson(c.data))}::jsonb[]) with ordinality as c(type, data, n)
+      from feed_lock, unnest(${changes.map((c) => c.type)}::text[], ${changes.map((c) => toJson(c.data))}::json[]) with ordinality as c(type, data, n)
       order by c.n
       returning id
     )`;

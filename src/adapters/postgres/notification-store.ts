@@ -44,11 +44,12 @@ export interface NewNotificationRow {
  * from `appended_changes`.
  */
 export function notificationChangeCtes() {
-  const item = sql`jsonb_build_object('id', c.id, 'status', c.status, 'channel', c.channel, 'incident_id', c.incident_id,
+  // json, not jsonb: built as text and stored as such (migrations/2026-11-30T08-00_changes-json.ts).
+  const item = sql`json_build_object('id', c.id, 'status', c.status, 'channel', c.channel, 'incident_id', c.incident_id,
     'retry_count', c.retry_count, 'updated_at', ${isoSql(sql.ref('c.updated_at'))})`;
   return appendChangesFromCtes(sql`
     select 'notification.updated',
-           case when count(*) = 1 then (jsonb_agg(${item}))->0 else jsonb_build_object('items', jsonb_agg(${item} order by c.id)) end
+           case when count(*) = 1 then (json_agg(${item}))->0 else json_build_object('items', json_agg(${item} order by c.id)) end
     from changed c
     having count(*) > 0`);
 }
