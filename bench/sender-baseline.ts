@@ -38,6 +38,16 @@ for (let i = 0; i < jobs; i += 1000) {
   })));
 }
 
+// As bench/run.ts does before each of Tocsin's drains (settleWal): the drain starts just after a
+// checkpoint, wherever the previous phases left PostgreSQL's checkpoint cycle.
+{
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL! });
+  await client.connect();
+  await client.query('checkpoint').catch(() => {});
+  await client.end();
+}
+
 async function send(payload: Payload): Promise<void> {
   const body = JSON.stringify({ type: 'notification', ...payload });
   const timestamp = Math.floor(Date.now() / 1000);
