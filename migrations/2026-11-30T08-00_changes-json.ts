@@ -15,9 +15,9 @@ const lz4 = sql`
 export async function up(db: Kysely<unknown>): Promise<void> {
   // Nothing queries inside a change's payload: readers hand it to clients whole. jsonb's binary
   // form serves indexes and operators the feed never uses, and costs a conversion on every append
-  // and another on every read. A delivery batch's change (200 items) took PostgreSQL about 2.3 ms
-  // to build and store as jsonb and 0.56 ms as json, and 0.16 ms against 0.06 ms to read back as
-  // text (PostgreSQL 15, 300 rows each). The table holds EVENT_RETENTION_HOURS of changes, so the
+  // and another on every read. A delivery batch's change (200 items) took PostgreSQL about 2.2 ms
+  // to build and store as jsonb and 0.5 ms as json, and 0.15 ms against 0.06 ms to read back as
+  // text (PostgreSQL 15, 300 rows each: bench/feed-payload-cost.sql). The table holds EVENT_RETENTION_HOURS of changes, so the
   // rewrite is short.
   await sql`alter table changes alter column data type json using data::json`.execute(db);
   await lz4.execute(db);
