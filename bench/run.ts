@@ -97,10 +97,12 @@ const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.met
 
 /**
  * A checkpoint before a drain, so that every drain starts at the same point of PostgreSQL's
- * checkpoint cycle: after one, each page a drain first writes goes to the WAL whole, and a drain
- * that met the checkpoint the previous phases had brought on wrote far more than one that did not
- * (on this project's machine the first of four equal drains ran at 4,300-4,600 jobs/s and the
- * others at 3,000-3,800). Skipped where the bench's role may not checkpoint.
+ * checkpoint cycle. On this project's machine the first of four equal drains ran at 4,300-4,600
+ * jobs/s and the others at 3,000-3,800; with this, two drains of a run read within 4% of each
+ * other. The likely reason (the WAL volume was not measured): after a checkpoint, each page a
+ * drain first writes goes to the WAL whole, so a drain that met a checkpoint the previous phases
+ * had brought on wrote more than one that did not. Skipped where the bench's role may not
+ * checkpoint.
  */
 async function settleWal(db: pg.Client): Promise<void> {
   await db.query('checkpoint').catch(() => {});
