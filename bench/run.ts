@@ -545,6 +545,7 @@ async function main() {
     process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
     if (deliveryWithStreams) process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
     process.stdout.write(`ingest CPU per request (ms): service ${ingest.cpu_ms_per_request.service}, PostgreSQL ${ingest.cpu_ms_per_request.postgres}; bare route ${bareIngest.cpu_ms_per_request.service} and ${bareIngest.cpu_ms_per_request.postgres}\n`);
+    if (tracing) process.stdout.write(`tracing phase peak RSS (MB): untraced ${tracing.peak_rss_mb.untraced}, traced ${tracing.peak_rss_mb.traced}\n`);
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);
     process.stdout.write(`machine: ${results.machine.cores} cores, Node ${results.machine.node}, PostgreSQL ${pgVersion} (${server.kind}); ${results.seconds} s; bench/results.json written\n`);
   } finally {

@@ -23,6 +23,11 @@ import { databaseUrl } from '../tests/helpers/urls.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const adminKey = 'bench-admin-key-0123456789';
 const hook = '--import=./src/adapters/telemetry/register.ts';
+// The V8 flags `npm start` runs the service with (package.json), as bench/run.ts uses them: the
+// figures are of the process a user starts. The hook is added per variant below.
+const v8Flags = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--') && !word.startsWith('--import'));
 const ticksPerSecond = 100; // USER_HZ on Linux
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -41,7 +46,7 @@ function procStatus(pid: number) {
   // utime and stime are fields 14 and 15 of /proc/pid/stat, after the parenthesised name.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const cpuMs = ((Number(stat[11]) + Number(stat[12])) / ticksPerSecond) * 1000;
-  return { rssMb: kb('VmRSS') / 1024, cpuMs };
+  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, cpuMs };
 }
 
 interface Started {
@@ -49,6 +54,8 @@ interface Started {
   readyMs: number;
   rssMb: number;
   cpuMs: number;
+  /** The process's peak resident memory so far (VmHWM), in MB. */
+  peakRssMb(): number;
   cpuNow(): number;
   stop(): Promise<void>;
 }
@@ -58,7 +65,7 @@ async function startTocsin(role: 'all' | 'api' | 'worker', variant: Variant, dbU
   const port = await freePort();
   // BENCH_PROFILE=dir writes a CPU profile of every service process there (node --cpu-prof).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const flags = ['--max-semi-space-size=8', ...profile, ...(variant === 'no hook' ? [] : [hook])];
+  const flags = [...v8Flags, ...profile, ...(variant === 'no hook' ? [] : [hook])];
   const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: dbUrl,
@@ -91,6 +98,7 @@ async function startTocsin(role: 'all' | 'api' | 'worker', variant: Variant, dbU
     rssMb,
     cpuMs,
     cpuNow: () => procStatus(child.pid!).cpuMs,
+    peakRssMb: () => procStatus(child.pid!).peakRssMb,
     async stop() {
       child.kill('SIGTERM');
       const code = await exited;
@@ -178,9 +186,10 @@ async function drain(variant: Variant, dbUrl: string, db: pg.Client, receivers: 
   }
   const seconds = (performance.now() - started) / 1000;
   const cpuMsPerJob = (worker.cpuNow() - cpuBefore) / measured;
+  const peakRssMb = worker.peakRssMb();
   await worker.stop();
   if (receivers.arrivals() !== size) throw new Error(`delivery (${variant}): ${receivers.arrivals()} arrivals for ${size} notifications`);
-  return { jobsPerSecond: measured / seconds, cpuMsPerJob };
+  return { jobsPerSecond: measured / seconds, cpuMsPerJob, peakRssMb };
 }
 
 export interface TracingOverhead {
@@ -196,6 +205,8 @@ export interface TracingOverhead {
   delivery_untraced_jobs_per_s: number;
   delivery_traced_jobs_per_s: number;
   exported_mb: number;
+  /** Peak resident memory of the API and worker processes measured, traced and untraced (MB). */
+  peak_rss_mb: { untraced: number; traced: number };
 }
 
 /**
@@ -219,6 +230,10 @@ export async function measureTracingOverhead(options: { quick: boolean; database
     await (await startTocsin('api', 'tracing off', dbUrl, receivers.url)).stop();
     await db.connect();
     const ingestRuns: Record<string, { rps: number; cpu: number }>[] = [];
+    // Peak resident memory of the measured processes, by variant: tracing keeps spans until an
+    // export, so its memory is part of its cost.
+    const peakRss: Partial<Record<Variant, number>> = {};
+    const notePeak = (variant: Variant, mb: number) => (peakRss[variant] = Math.round(Math.max(peakRss[variant] ?? 0, mb)));
     const deliveryRuns: Record<string, { rps: number; cpu: number }>[] = [];
     for (let round = 0; round < size.rounds; round++) {
       const order: Variant[] = round % 2 === 0 ? ['tracing off', 'tracing on'] : ['tracing on', 'tracing off'];
@@ -231,6 +246,7 @@ export async function measureTracingOverhead(options: { quick: boolean; database
         const cpuBefore = tocsin.cpuNow();
         const result = await ingest(tocsin.url, size.ingestSeconds);
         const cpu = (tocsin.cpuNow() - cpuBefore) / result.requests;
+        notePeak(variant, tocsin.peakRssMb());
         await tocsin.stop();
         if (result.non2xx + result.errors > 0) throw new Error(`ingest (${variant}): ${result.non2xx} non-2xx, ${result.errors} errors`);
         ingestRound[variant] = { rps: result.rps, cpu };
@@ -242,6 +258,7 @@ export async function measureTracingOverhead(options: { quick: boolean; database
         await makeBacklog(variant, dbUrl, receivers, size.backlog);
         await db.query('vacuum analyze notifications');
         const result = await drain(variant, dbUrl, db, receivers, size.backlog);
+        notePeak(variant, result.peakRssMb);
         deliveryRound[variant] = { rps: result.jobsPerSecond, cpu: result.cpuMsPerJob };
         log(`round ${round + 1}/${size.rounds} delivery ${variant}: ${Math.round(result.jobsPerSecond)} jobs/s, ${result.cpuMsPerJob.toFixed(2)} ms CPU per job`);
       }
@@ -261,6 +278,7 @@ export async function measureTracingOverhead(options: { quick: boolean; database
       delivery_untraced_jobs_per_s: figure(deliveryRuns, 'tracing off'),
       delivery_traced_jobs_per_s: figure(deliveryRuns, 'tracing on'),
       exported_mb: +receivers.exportedMb().toFixed(1),
+      peak_rss_mb: { untraced: peakRss['tracing off'] ?? 0, traced: peakRss['tracing on'] ?? 0 },
     };
   } finally {
     receivers.close();
