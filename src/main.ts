@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=100
+#!/usr/bin/env -S node --max-semi-space-size=16 --heap-growing-percent=100
 // The process around the service (src/service.ts wires it): arguments, signals, exit codes,
 // and the embedded PostgreSQL of a first `npm start`.
 import closeWithGrace from 'close-with-grace';

@@ -50,7 +50,7 @@ interface Started {
 /** `npm start` as the README has it, with no environment but PATH and HOME (and a free PORT). */
 async function npmStart(checkout: string): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--heap-growing-percent=100', 'src/main.ts', 'all'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=16', '--heap-growing-percent=100', 'src/main.ts', 'all'], {
     cwd: checkout,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
