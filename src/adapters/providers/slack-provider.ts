@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici';
 import type { Provider } from '../../ports/provider.ts';
-import { deliverHttp } from './http-delivery.ts';
+import { deliverHttp, hostOf } from './http-delivery.ts';
 
 /** Slack incoming webhooks: the recipient is the hook URL; the message is mrkdwn text. */
 export function makeSlackProvider(deps: { agent: Dispatcher }): Provider {
   return {
-    breakerKey: (message) => `slack:${new URL(message.recipient).host}`,
+    breakerKey: (message) => `slack:${hostOf(message.recipient)}`,
     deliver: (message) =>
       deliverHttp(deps.agent, message.recipient, {
         headers: { 'content-type': 'application/json', 'idempotency-key': message.id },

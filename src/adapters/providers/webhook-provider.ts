@@ -1,7 +1,7 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { OutgoingMessage, Provider } from '../../ports/provider.ts';
-import { deliverHttp } from './http-delivery.ts';
+import { deliverHttp, hostOf } from './http-delivery.ts';
 
 /**
  * Standard Webhooks signing: `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`
@@ -34,7 +34,7 @@ export function webhookBody(message: OutgoingMessage): string {
 
 export function makeWebhookProvider(deps: { agent: Dispatcher; secret: () => Promise<string> }): Provider {
   return {
-    breakerKey: (message) => `webhook:${new URL(message.recipient).host}`,
+    breakerKey: (message) => `webhook:${hostOf(message.recipient)}`,
     async deliver(message) {
       const body = webhookBody(message);
       const timestamp = Math.floor(Date.now() / 1000);
