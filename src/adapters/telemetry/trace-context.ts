@@ -199,7 +199,10 @@ export async function withHttpClientSpan<T extends HttpCallOutcome>(
   const sent = { ...headers };
   // An unsampled span still passes its context on (flags 00), so the receiver's trace continues.
   api.propagation.inject(api.trace.setSpan(api.context.active(), span), sent);
-  return inSpan(tracing, api.context.active(), span, async () => {
+  // The span is not made active around the call: nothing inside it (undici, which no
+  // instrumentation follows here) makes spans or logs, and entering a context for each delivery
+  // was a cost of its own.
+  try {
     const outcome = await call(sent);
     const status = outcome.status_code;
     if (status !== undefined) span.setAttribute('http.response.status_code', status);
@@ -209,7 +212,13 @@ export async function withHttpClientSpan<T extends HttpCallOutcome>(
       span.setStatus({ code: api.SpanStatusCode.ERROR, ...(status === undefined ? { message: outcome.error } : {}) });
     }
     return outcome;
-  });
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 /**
