@@ -97,7 +97,11 @@ export function startTracing(): void {
         maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE'),
         scheduledDelayMillis: numberFromEnv('OTEL_BSP_SCHEDULE_DELAY'),
         exportTimeoutMillis: numberFromEnv('OTEL_BSP_EXPORT_TIMEOUT'),
-        maxExportBatchSize: numberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+        // 256 spans an export unless set, not the SDK's 512: a span then waits half as long for
+        // its export, and more of them die in the young generation instead of being promoted.
+        // In a worker's drain, untraced over traced CPU per job read 0.84-0.88, against 0.72-0.78
+        // with 512 (docs/tracing.md, "What it costs"); ingest no worse.
+        maxExportBatchSize: numberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? Math.min(256, numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048),
       }),
     ],
     metricReaders: [],
