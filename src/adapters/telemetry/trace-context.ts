@@ -51,10 +51,10 @@ export function jobTrace(deferred: boolean): JobTrace {
   return deferred ? { ...carrier, trace_deferred: true } : carrier;
 }
 
-/** Runs `fn` with `span` active in `parent`, and ends the span, recording a failure. */
-async function inSpan<T>({ api }: ActiveTracing, parent: Context, span: Span, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` and ends `span` after it, recording a failure on it. */
+async function ending<T>({ api }: ActiveTracing, span: Span, fn: () => Promise<T>): Promise<T> {
   try {
-    return await api.context.with(api.trace.setSpan(parent, span), fn);
+    return await fn();
   } catch (error) {
     span.recordException(error as Error);
     span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
@@ -62,6 +62,11 @@ async function inSpan<T>({ api }: ActiveTracing, parent: Context, span: Span, fn
   } finally {
     span.end();
   }
+}
+
+/** Runs `fn` with `span` active in `parent`, and ends the span, recording a failure. */
+function inSpan<T>(tracing: ActiveTracing, parent: Context, span: Span, fn: () => Promise<T>): Promise<T> {
+  return ending(tracing, span, () => tracing.api.context.with(tracing.api.trace.setSpan(parent, span), fn));
 }
 
 /**
@@ -202,7 +207,7 @@ export async function withHttpClientSpan<T extends HttpCallOutcome>(
   // The span is not made active around the call: nothing inside it (undici, which no
   // instrumentation follows here) makes spans or logs, and entering a context for each delivery
   // was a cost of its own.
-  try {
+  return ending(tracing, span, async () => {
     const outcome = await call(sent);
     const status = outcome.status_code;
     if (status !== undefined) span.setAttribute('http.response.status_code', status);
@@ -212,13 +217,7 @@ export async function withHttpClientSpan<T extends HttpCallOutcome>(
       span.setStatus({ code: api.SpanStatusCode.ERROR, ...(status === undefined ? { message: outcome.error } : {}) });
     }
     return outcome;
-  } catch (error) {
-    span.recordException(error as Error);
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error).message });
-    throw error;
-  } finally {
-    span.end();
-  }
+  });
 }
 
 /**
