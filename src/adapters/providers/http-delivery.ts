@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { describeAnswer, EXCERPT_BYTES, sanitizeExcerpt } from '../../domain/answer-excerpt.ts';
 import { isPermanentHttpStatus, type DeliveryResult } from '../../domain/notification.ts';
 import { withHttpClientSpan } from '../telemetry/trace-context.ts';
@@ -103,48 +103,30 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 const BODY_READ_LIMIT = 64 * 1024;
 const KEEP_BYTES = EXCERPT_BYTES + 3;
 
-/**
- * Reads at most BODY_READ_LIMIT bytes of a body before `signal` aborts, keeping the first
- * KEEP_BYTES. A body that is longer, or still trickling in when the deadline comes, is destroyed
- * with its connection; `complete` says whether it was read to its end.
- */
-async function readBounded(body: Dispatcher.ResponseData['body'], signal: AbortSignal): Promise<{ kept: Buffer; complete: boolean }> {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let read = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (keptBytes < KEEP_BYTES) {
-        const part = chunk.subarray(0, KEEP_BYTES - keptBytes);
-        kept.push(part);
-        keptBytes += part.length;
-      }
-      read += chunk.length;
-      if (read > BODY_READ_LIMIT || signal.aborted) break;
-    }
-    return { kept: Buffer.concat(kept), complete: read <= BODY_READ_LIMIT && !signal.aborted };
-  } catch {
-    // Reset or aborted mid-body: what arrived is still worth keeping.
-    return { kept: Buffer.concat(kept), complete: false };
-  } finally {
-    if (!body.destroyed) body.destroy();
-  }
+/** Where a provider URL points, as undici's dispatch takes it, and its host for a breaker key. */
+interface Target {
+  origin: string;
+  path: string;
+  host: string;
 }
 
-// Recipient URLs repeat (one webhook URL for thousands of notifications): each one's host is
-// parsed once. Bounded, because customers choose the URLs.
-const hosts = new Map<string, string>();
+// Recipient URLs repeat (one webhook URL for thousands of notifications): each one is parsed once.
+// Bounded, because customers choose the URLs.
+const targets = new Map<string, Target>();
+
+function targetOf(url: string): Target {
+  let target = targets.get(url);
+  if (target === undefined) {
+    const parsed = new URL(url);
+    target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, host: parsed.host };
+    if (targets.size >= 1000) targets.clear();
+    targets.set(url, target);
+  }
+  return target;
+}
 
 /** The host (name and port) of a provider URL, for its circuit breaker's key. */
-export function hostOf(url: string): string {
-  let host = hosts.get(url);
-  if (host === undefined) {
-    host = new URL(url).host;
-    if (hosts.size >= 1000) hosts.clear();
-    hosts.set(url, host);
-  }
-  return host;
-}
+export const hostOf = (url: string): string => targetOf(url).host;
 
 /**
  * One HTTP request (SPEC section 4): at most TIMEOUT_MS from connecting to the end of the answer,
@@ -160,59 +142,117 @@ export function deliverHttp(
   return withHttpClientSpan(method, url, init.headers, (headers) => send(agent, url, method, headers, init.body));
 }
 
-async function send(agent: Dispatcher, url: string, method: 'POST', headers: Record<string, string>, body: string): Promise<DeliveryResult> {
-  // One deadline for the whole exchange: undici's own timeouts are per phase (a body that sends a
-  // byte every few seconds never trips bodyTimeout), and a delivery must end within 10 s. A timer
-  // cleared when the exchange ends, not AbortSignal.timeout: that one cannot be cleared, so every
-  // delivery's signal, timer and listeners stayed alive for 10 s after it (at 5,000 deliveries a
-  // second, 50,000 of them; a worker's heap after a drain held 1.5 MB of them).
-  const controller = new AbortController();
-  const deadline = setTimeout(() => controller.abort(new DOMException(`no answer within ${TIMEOUT_MS / 1000} s`, 'TimeoutError')), TIMEOUT_MS);
-  deadline.unref();
-  const signal = controller.signal;
-  try {
-    const response = await request(url, {
-      method,
-      headers,
-      body,
-      dispatcher: agent,
-      signal,
-    });
-    const status = response.statusCode;
-    // The status line is the answer: a 2xx whose body is slow or huge was still accepted. Its body
-    // is only read off the connection (up to the same limit, within the same deadline) so that
-    // the connection is reused; undici's dump() does that without readBounded's async iterator,
-    // which cost about 2.5 KB of garbage per delivery (a sampling heap profile of a drain).
-    if (status >= 200 && status < 300) {
-      await response.body.dump({ limit: BODY_READ_LIMIT, signal }).catch(() => {});
-      return { ok: true, status_code: status };
-    }
-    const { kept, complete } = await readBounded(response.body, signal);
-    if (status >= 300 && status < 400) {
-      // Following a redirect would send the notification somewhere nobody configured (and could
-      // reach a private address the SSRF guard never checked), so a 3xx fails like a 4xx.
-      const location = response.headers.location;
-      const where = sanitizeExcerpt(String((Array.isArray(location) ? location[0] : location) ?? '(no Location header)'), 512);
-      return { ok: false, permanent: true, status_code: status, error: `HTTP ${status}: redirect to ${where} not followed (redirects are refused)` };
-    }
-    const retryAfter = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined;
-    const cut = complete ? '' : ` [answer cut: ${signal.aborted ? `body not finished within ${TIMEOUT_MS / 1000} s` : `longer than ${BODY_READ_LIMIT} bytes`}]`;
-    return {
-      ok: false,
-      permanent: isPermanentHttpStatus(status),
-      status_code: status,
-      error: describeAnswer(`HTTP ${status}${cut}`, kept),
-      ...(retryAfter === undefined ? {} : { retry_after_ms: retryAfter }),
+const timeoutError = () => new DOMException(`no answer within ${TIMEOUT_MS / 1000} s`, 'TimeoutError');
+const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
+/**
+ * The exchange itself, on undici's dispatch API: its callbacks see the status, the headers and
+ * each chunk of the body as they arrive. `request()` wrapped each answer in a Readable stream and
+ * each deadline in an AbortSignal with its listeners, for a body that is, for a 2xx, only read off
+ * the connection: about a tenth of a delivering worker's CPU (a profile of a 20,000-job drain).
+ *
+ * One deadline for the whole exchange, a timer cleared when it ends: undici's own timeouts are per
+ * phase (a body that sends a byte every few seconds never trips bodyTimeout), and a delivery must
+ * end within 10 s, waiting for a free connection included. A 2xx is the answer as soon as its
+ * status line arrives; its body is still read off the connection (up to the same limit, within
+ * the same deadline) so that the connection is reused. Any other answer is read up to
+ * BODY_READ_LIMIT, of which KEEP_BYTES are kept for the error.
+ */
+function send(agent: Dispatcher, url: string, method: 'POST', headers: Record<string, string>, body: string): Promise<DeliveryResult> {
+  return new Promise<DeliveryResult>((resolve) => {
+    let settled = false;
+    const settle = (result: DeliveryResult) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
     };
-  } catch (error) {
-    const cause = (error as { cause?: unknown }).cause;
-    if (error instanceof PrivateTargetError || cause instanceof PrivateTargetError) {
-      return { ok: false, permanent: true, error: (cause instanceof PrivateTargetError ? cause : (error as Error)).message };
+    let controller: Dispatcher.DispatchController | undefined;
+    let timedOut = false;
+    let status = 0;
+    let location: string | undefined;
+    let retryAfter: string | undefined;
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let read = 0;
+
+    // What an answer other than a 2xx says, read whole or `cut` short.
+    const answered = (cut?: string): DeliveryResult => {
+      const excerpt = Buffer.concat(kept, keptBytes);
+      if (status >= 300 && status < 400) {
+        // Following a redirect would send the notification somewhere nobody configured (and could
+        // reach a private address the SSRF guard never checked), so a 3xx fails like a 4xx.
+        const where = sanitizeExcerpt(location ?? '(no Location header)', 512);
+        return { ok: false, permanent: true, status_code: status, error: `HTTP ${status}: redirect to ${where} not followed (redirects are refused)` };
+      }
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined;
+      return {
+        ok: false,
+        permanent: isPermanentHttpStatus(status),
+        status_code: status,
+        error: describeAnswer(`HTTP ${status}${cut ? ` [answer cut: ${cut}]` : ''}`, excerpt),
+        ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }),
+      };
+    };
+    const failed = (error: Error): DeliveryResult => {
+      const cause = (error as { cause?: unknown }).cause;
+      if (error instanceof PrivateTargetError || cause instanceof PrivateTargetError) {
+        return { ok: false, permanent: true, error: (cause instanceof PrivateTargetError ? cause : error).message };
+      }
+      if (timedOut) return { ok: false, permanent: false, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s` };
+      const code = (error as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
+      return { ok: false, permanent: false, error: sanitizeExcerpt(`${code ? `${code}: ` : ''}${error.message}`) };
+    };
+
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      if (status === 0) settle({ ok: false, permanent: false, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s` });
+      else settle(answered(`body not finished within ${TIMEOUT_MS / 1000} s`));
+      // Still waiting for a connection, the request is aborted as soon as it gets one.
+      controller?.abort(timeoutError());
+    }, TIMEOUT_MS);
+    deadline.unref();
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (timedOut) c.abort(timeoutError());
+      },
+      onResponseStart(_c, statusCode, responseHeaders) {
+        if (statusCode < 200) return; // 1xx: informational, the answer follows
+        status = statusCode;
+        if (status < 300) return settle({ ok: true, status_code: status });
+        location = first(responseHeaders.location as string | string[] | undefined);
+        retryAfter = first(responseHeaders['retry-after'] as string | string[] | undefined);
+      },
+      onResponseData(c, chunk) {
+        if (status >= 300 && keptBytes < KEEP_BYTES) {
+          const part = chunk.subarray(0, KEEP_BYTES - keptBytes);
+          kept.push(part);
+          keptBytes += part.length;
+        }
+        read += chunk.length;
+        if (read > BODY_READ_LIMIT) {
+          if (status >= 300) settle(answered(`longer than ${BODY_READ_LIMIT} bytes`));
+          c.abort(new Error(`answer longer than ${BODY_READ_LIMIT} bytes`));
+        }
+      },
+      onResponseEnd() {
+        clearTimeout(deadline);
+        settle(answered());
+      },
+      onResponseError(_c, error) {
+        clearTimeout(deadline);
+        // Reset or aborted mid-body: what arrived of the answer is still worth keeping.
+        settle(status === 0 ? failed(error) : answered('the connection closed before its end'));
+      },
+    };
+    try {
+      const { origin, path } = targetOf(url);
+      agent.dispatch({ origin, path, method, headers, body }, handler);
+    } catch (error) {
+      // Arguments undici refuses (a header value with a newline, a URL that is not one).
+      clearTimeout(deadline);
+      settle(failed(error as Error));
     }
-    if (signal.aborted) return { ok: false, permanent: false, error: `timeout: no answer within ${TIMEOUT_MS / 1000} s` };
-    const code = (error as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
-    return { ok: false, permanent: false, error: sanitizeExcerpt(`${code ? `${code}: ` : ''}${(error as Error).message}`) };
-  } finally {
-    clearTimeout(deadline);
-  }
+  });
 }
