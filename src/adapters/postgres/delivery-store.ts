@@ -5,7 +5,8 @@ import type { Tx } from '../../ports/transact.ts';
 import { intArray, textArray, timestampArray } from './array-literal.ts';
 import { countInWindowCte, type CountedWindow } from './channel-rate-limiter.ts';
 import { executor } from './transact.ts';
-import { notificationChangeCtes, notificationColumns, runWithChange } from './notification-store.ts';
+import { notificationChangeCtes, notificationColumns, notingChange, runWithChange } from './notification-store.ts';
+import { reusableStatement } from './reusable-statement.ts';
 
 // What the delivery worker writes (SPEC section 4): the claim, the outcomes, the hand-backs, and
 // the incidents' summaries. Each status change carries its `notification.updated` change in the
@@ -36,6 +37,22 @@ const claimedColumns = [
 
 export type ClaimedNotification = Pick<Notification, (typeof claimedColumns)[number]>;
 
+type ClaimRow = ClaimedNotification & { newest_change: string | null; window_used: number | null; window_ms_left: number | null };
+
+const claimStatement = reusableStatement((channel: Channel, notificationIds: string, jobIds: string) => sql<ClaimRow>`
+    with changed as (
+      update notifications n
+      set status = 'sending', attempt_count = n.attempt_count + 1, updated_at = now()
+      from unnest(${notificationIds}::uuid[], ${jobIds}::uuid[]) as j(notification_id, job_id)
+      where n.id = j.notification_id and n.job_id = j.job_id and n.status in ('queued', 'scheduled', 'sending')
+      returning ${sql.join(notificationColumns.map((c) => sql.ref(`n.${c}`)))}
+    ),
+    ${notificationChangeCtes()},
+    ${countInWindowCte(channel, 'changed')}
+    select ${sql.join(claimedColumns.map((c) => sql.ref(`changed.${c}`)))}, ${newestChange},
+           rate_window.used as window_used, rate_window.ms_left as window_ms_left
+    from changed left join rate_window on true`);
+
 /**
  * The worker's claim: moves the notifications of these jobs from queued/scheduled (or sending,
  * when pg-boss hands back the job of a crashed worker) to sending, and returns them. A job that
@@ -52,47 +69,21 @@ export async function claimForSending(
   channel: Channel,
   jobs: { job_id: string; notification_id: string }[],
 ): Promise<{ claimed: ClaimedNotification[]; window: CountedWindow | null }> {
-  const rows = await runWithChange<ClaimedNotification & { newest_change: string | null; window_used: number | null; window_ms_left: number | null }>(tx, sql`
-    with changed as (
-      update notifications n
-      set status = 'sending', attempt_count = n.attempt_count + 1, updated_at = now()
-      from unnest(${textArray(jobs.map((j) => j.notification_id))}::uuid[], ${textArray(jobs.map((j) => j.job_id))}::uuid[]) as j(notification_id, job_id)
-      where n.id = j.notification_id and n.job_id = j.job_id and n.status in ('queued', 'scheduled', 'sending')
-      returning ${sql.join(notificationColumns.map((c) => sql.ref(`n.${c}`)))}
-    ),
-    ${notificationChangeCtes()},
-    ${countInWindowCte(channel, 'changed')}
-    select ${sql.join(claimedColumns.map((c) => sql.ref(`changed.${c}`)))}, ${newestChange},
-           rate_window.used as window_used, rate_window.ms_left as window_ms_left
-    from changed left join rate_window on true`);
+  const rows = notingChange(tx, await claimStatement(executor(tx), channel, textArray(jobs.map((j) => j.notification_id)), textArray(jobs.map((j) => j.job_id))));
   const first = rows[0];
   const window = first && first.window_used !== null ? { used: first.window_used, ms_left: first.window_ms_left! } : null;
   return { claimed: rows.map(({ newest_change: _, window_used: _u, window_ms_left: _m, ...row }) => row as ClaimedNotification), window };
 }
 
-/**
- * Writes the attempts and the new states of a batch in one statement: the common case of a batch
- * is then a single round trip, with no BEGIN/COMMIT. Every attempt row goes in (the receiver saw
- * that request), keyed by the number its claim gave it, so writing it twice is a no-op. The state
- * moves only while the notification is still `sending` under that same claim (SPEC section 4: a
- * worker whose job was taken over cannot overwrite what the new holder recorded). Rows are visited
- * in id order, so two workers writing overlapping batches lock them in the same order. Returns the
- * ids whose state this write changed.
- */
-export async function recordAttempts(tx: Tx, unsorted: AttemptRecord[]): Promise<string[]> {
-  const records = [...unsorted].sort((x, y) => (x.notification_id < y.notification_id ? -1 : 1));
-  const a = records.map((r) => r.attempt);
-  // The batch goes once, as columns (array literals: see array-literal.ts), and both the attempts'
-  // insert and the notifications' update read it.
-  const rows = await runWithChange<{ id: string; newest_change: string | null }>(tx, sql`
+// The batch goes once, as columns (array literals: see array-literal.ts), and both the attempts'
+// insert and the notifications' update read it.
+const recordStatement = reusableStatement(
+  (ids: string, attempts: string, ats: string, outcomes: string, statusCodes: string, errors: string, durations: string,
+    statuses: string, jobIds: string, lastErrors: string, sentAts: string) => sql<{ id: string; newest_change: string | null }>`
     with v as (
       select * from unnest(
-        ${textArray(records.map((r) => r.notification_id))}::uuid[], ${intArray(a.map((x) => x.attempt))}::int[],
-        ${timestampArray(a.map((x) => x.at))}::timestamptz[], ${textArray(a.map((x) => x.outcome))}::text[],
-        ${intArray(a.map((x) => x.status_code))}::int[], ${textArray(a.map((x) => x.error))}::text[],
-        ${intArray(a.map((x) => x.duration_ms))}::int[], ${textArray(records.map((r) => r.status))}::text[],
-        ${textArray(records.map((r) => r.job_id ?? null))}::uuid[], ${textArray(records.map((r) => r.last_error))}::text[],
-        ${timestampArray(records.map((r) => r.sent_at))}::timestamptz[])
+        ${ids}::uuid[], ${attempts}::int[], ${ats}::timestamptz[], ${outcomes}::text[], ${statusCodes}::int[], ${errors}::text[],
+        ${durations}::int[], ${statuses}::text[], ${jobIds}::uuid[], ${lastErrors}::text[], ${sentAts}::timestamptz[])
         as v(id, attempt, at, outcome, status_code, error, duration_ms, status, job_id, last_error, sent_at)
     ),
     attempts as (
@@ -113,8 +104,29 @@ export async function recordAttempts(tx: Tx, unsorted: AttemptRecord[]): Promise
       returning n.id, n.status, n.channel, n.incident_id, n.retry_count, n.updated_at
     ),
     ${notificationChangeCtes()}
-    select changed.id, ${newestChange} from changed`);
-  return rows.map((r) => r.id);
+    select changed.id, ${newestChange} from changed`,
+);
+
+/**
+ * Writes the attempts and the new states of a batch in one statement: the common case of a batch
+ * is then a single round trip, with no BEGIN/COMMIT. Every attempt row goes in (the receiver saw
+ * that request), keyed by the number its claim gave it, so writing it twice is a no-op. The state
+ * moves only while the notification is still `sending` under that same claim (SPEC section 4: a
+ * worker whose job was taken over cannot overwrite what the new holder recorded). Rows are visited
+ * in id order, so two workers writing overlapping batches lock them in the same order. Returns the
+ * ids whose state this write changed.
+ */
+export async function recordAttempts(tx: Tx, unsorted: AttemptRecord[]): Promise<string[]> {
+  const records = [...unsorted].sort((x, y) => (x.notification_id < y.notification_id ? -1 : 1));
+  const a = records.map((r) => r.attempt);
+  const rows = await recordStatement(
+    executor(tx),
+    textArray(records.map((r) => r.notification_id)), intArray(a.map((x) => x.attempt)), timestampArray(a.map((x) => x.at)),
+    textArray(a.map((x) => x.outcome)), intArray(a.map((x) => x.status_code)), textArray(a.map((x) => x.error)),
+    intArray(a.map((x) => x.duration_ms)), textArray(records.map((r) => r.status)), textArray(records.map((r) => r.job_id ?? null)),
+    textArray(records.map((r) => r.last_error)), timestampArray(records.map((r) => r.sent_at)),
+  );
+  return notingChange(tx, rows).map((r) => r.id);
 }
 
 /**

@@ -57,6 +57,11 @@ export function notificationChangeCtes() {
 /** Runs a statement written as `with changed as (... returning ...), <change CTEs> select ...` and notes its change. */
 export async function runWithChange<R extends { newest_change: string | null }>(tx: Tx, query: ReturnType<typeof sql<R>>): Promise<R[]> {
   const { rows } = await query.execute(executor(tx));
+  return notingChange(tx, rows);
+}
+
+/** Notes the change a statement of runWithChange's shape appended, from its rows; returns them. */
+export function notingChange<R extends { newest_change: string | null }>(tx: Tx, rows: R[]): R[] {
   const newest = rows.find((row) => row.newest_change !== null)?.newest_change;
   if (newest) noteAppended(tx, Number(newest));
   return rows;
