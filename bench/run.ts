@@ -35,6 +35,8 @@ const skipTracing = process.argv.includes('--skip-tracing');
 const deliveryOnly = process.argv.includes('--delivery-only');
 // --ingest-only: ingest and its bare-route baseline, then stop (for tuning ingest).
 const ingestOnly = process.argv.includes('--ingest-only');
+// --latency-only: the notification latency and the page latency, then stop (for tuning them).
+const latencyOnly = process.argv.includes('--latency-only');
 const root = fileURLToPath(new URL('..', import.meta.url));
 const adminKey = 'bench-admin-key-0123456789';
 // Every process this run starts (about 25) compiles the service's TypeScript again; Node's
@@ -235,6 +237,37 @@ async function main() {
     await runJson<unknown>([...nodeFlags, 'src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
     await db.connect();
 
+    /** 3. The notification latency and the page latency, against a service started by the caller. */
+    const measureLatencies = async (url: string) => {
+      log(`latency: POST /v1/notifications at 100/s for ${size.latencySeconds} s after a 2 s warm-up`);
+      latencies.length = 0;
+      const latencyLoad = await runJson<{ requests: number; non2xx: number; response_p50_ms: number; response_p99_ms: number }>(['bench/paced-load.ts', JSON.stringify({
+        url, path: '/v1/notifications', key: adminKey, rate: 100, duration: size.latencySeconds, warmup: 2, receiver: receiverUrl,
+      })], {});
+      const deadline = Date.now() + 10_000;
+      while (latencies.length < latencyLoad.requests - latencyLoad.non2xx && Date.now() < deadline) await sleep(20);
+      const sortedLatency = [...latencies].sort((a, b) => a - b);
+
+      log(`page latency: an Events v2 trigger every 100 ms for ${size.pageSeconds} s, to the level-0 page at the receiver`);
+      const page = await runJson<{ triggers: number; pages: number; failures: number; page_latency_ms_p50: number; page_latency_ms_p99: number }>(
+        ['bench/page-latency.ts', JSON.stringify({ url, key: adminKey, rate: 10, duration: size.pageSeconds, warmup: 1 })],
+        {},
+      );
+      return { latencyLoad, sortedLatency, page };
+    };
+
+    if (latencyOnly) {
+      const all = await startTocsin('all', dbUrl);
+      const { latencyLoad, sortedLatency, page } = await measureLatencies(all.url);
+      await all.stop();
+      process.stdout.write(`${JSON.stringify({
+        latency_ms_p50: +percentile(sortedLatency, 50).toFixed(1), latency_ms_p99: +percentile(sortedLatency, 99).toFixed(1),
+        latency_post_response_ms_p50: latencyLoad.response_p50_ms, latency_post_response_ms_p99: latencyLoad.response_p99_ms,
+        page_latency_ms_p50: page.page_latency_ms_p50, page_latency_ms_p99: page.page_latency_ms_p99, page_latency_failures: page.failures,
+      })}\n`);
+      return;
+    }
+
     if (ingestOnly) {
       const all = await startTocsin('all', dbUrl);
       const ingest = await measureIngest(all.url, all.child.pid);
@@ -423,20 +456,7 @@ async function main() {
 
     // 3. Latency and 4. ingest, against API and worker in one process (what npm start runs).
     const all = await startTocsin('all', dbUrl);
-    log(`latency: POST /v1/notifications at 100/s for ${size.latencySeconds} s after a 2 s warm-up`);
-    latencies.length = 0;
-    const latencyLoad = await runJson<{ requests: number; non2xx: number; response_p50_ms: number; response_p99_ms: number }>(['bench/paced-load.ts', JSON.stringify({
-      url: all.url, path: '/v1/notifications', key: adminKey, rate: 100, duration: size.latencySeconds, warmup: 2, receiver: receiverUrl,
-    })], {});
-    const deadline = Date.now() + 10_000;
-    while (latencies.length < latencyLoad.requests - latencyLoad.non2xx && Date.now() < deadline) await sleep(20);
-    const sortedLatency = [...latencies].sort((a, b) => a - b);
-
-    log(`page latency: an Events v2 trigger every 100 ms for ${size.pageSeconds} s, to the level-0 page at the receiver`);
-    const page = await runJson<{ triggers: number; pages: number; failures: number; page_latency_ms_p50: number; page_latency_ms_p99: number }>(
-      ['bench/page-latency.ts', JSON.stringify({ url: all.url, key: adminKey, rate: 10, duration: size.pageSeconds, warmup: 1 })],
-      {},
-    );
+    const { latencyLoad, sortedLatency, page } = await measureLatencies(all.url);
     await db.query('vacuum analyze');
 
     const ingest = await measureIngest(all.url, all.child.pid);
