@@ -75,6 +75,15 @@ afterAll(async () => {
   await receiver?.close();
 });
 
+/** Waits for a schedule's timeline to be drawn, or fails saying what the screen shows instead. */
+async function timelineOf(page: Page): Promise<void> {
+  try {
+    await page.locator('.ticks span').first().waitFor({ timeout: 15_000 });
+  } catch (error) {
+    throw new Error(`the schedule's timeline did not appear; the screen shows: ${await page.locator('body').innerText()}`, { cause: error });
+  }
+}
+
 describe(`the web console in Chromium${chromiumTool.label}`, { timeout: 60_000 }, () => {
   it('signs in, after saying a wrong password as a sentence, and shows the empty list', async () => {
     // bypassCSP only lets the test inject axe-core; the console itself runs under its CSP.
@@ -280,6 +289,8 @@ describe(`the web console in Chromium${chromiumTool.label}`, { timeout: 60_000 }
         await p.goto(`${base}/${hash}`);
         await p.getByRole('heading', { name: heading, exact: true }).first().waitFor();
         await p.waitForLoadState('networkidle');
+        // The schedule's timeline comes after the directory and then its entries: wait for it.
+        if (name === 'admin-schedules') await timelineOf(p);
         if (width === 1280) {
           const violations = await seriousViolations(p);
           if (violations.length > 0) found[name] = violations;
@@ -306,8 +317,9 @@ describe(`the web console in Chromium${chromiumTool.label}`, { timeout: 60_000 }
       await q.clock.setFixedTime(justAfterMidnight);
       await q.goto(`${base}/${screens.find(([name]) => name === 'admin-schedules')![1]}`);
       await q.getByRole('heading', { name: 'Schedules', exact: true }).first().waitFor();
-      await q.waitForLoadState('networkidle');
-      expect(await q.locator('.ticks span').count()).toBeGreaterThan(0);
+      // Wait for the timeline itself: a network-idle page did not promise it (a CI run counted
+      // no tick once, 2026-11-30; a 1.5 s delay on the entries' request here did not reproduce it).
+      await timelineOf(q);
       const overflow = await q.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       expect(overflow, 'admin-schedules just after midnight is wider than 360 px').toBeLessThanOrEqual(0);
     } finally {
