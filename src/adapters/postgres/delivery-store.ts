@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Incident } from '../../domain/incident.ts';
-import { summarize, type Attempt, type Channel, type Notification, type NotificationStatus } from '../../domain/notification.ts';
+import { type Attempt, type Channel, type Notification, type NotificationStatus } from '../../domain/notification.ts';
 import type { Tx } from '../../ports/transact.ts';
 import { intArray, textArray, timestampArray } from './array-literal.ts';
 import { countInWindowCte, type CountedWindow } from './channel-rate-limiter.ts';
@@ -166,18 +166,24 @@ export async function refreshIncidentSummaries(tx: Tx, incidentIds: string[]): P
   // at once for one incident: 15 answered 500, issue 9). NO KEY UPDATE does not conflict with KEY
   // SHARE, and it is all an UPDATE of non-key columns needs.
   const locked = await db.selectFrom('incidents').select('id').where('id', 'in', ids).orderBy('id').forNoKeyUpdate().execute();
-  const counts = await sql<{ incident_id: string; pending: string; sent: string; failed: string }>`
-    select incident_id,
-           count(*) filter (where status in ('scheduled', 'queued', 'sending')) as pending,
-           count(*) filter (where status = 'sent') as sent,
-           count(*) filter (where status = 'failed') as failed
-    from notifications where incident_id = any(${ids}::uuid[]) group by incident_id`.execute(db);
-  const byId = new Map(counts.rows.map((r) => [r.incident_id, { pending: Number(r.pending), sent: Number(r.sent), failed: Number(r.failed) }]));
-  const summaries = ids.map((id) => summarize(byId.get(id) ?? { pending: 0, sent: 0, failed: 0 }));
+  if (locked.length === 0) return { present: [], changed: [] };
+  // Counted and written in one statement: its snapshot is taken after the lock above was granted,
+  // so it counts what every writer before it committed. tocsin_notification_summary is
+  // summarize() of src/domain/notification.ts in SQL.
   const { rows } = await sql<Incident>`
+    with counts as (
+      select incident_id,
+             count(*) filter (where status in ('scheduled', 'queued', 'sending')) as pending,
+             count(*) filter (where status = 'sent') as sent,
+             count(*) filter (where status = 'failed') as failed
+      from notifications where incident_id = any(${locked.map((row) => row.id)}::uuid[]) group by incident_id
+    )
     update incidents i
     set notification_status = v.summary, version = i.version + 1, updated_at = now()
-    from unnest(${ids}::uuid[], ${summaries}::text[]) as v(id, summary)
+    from (
+      select l.id, tocsin_notification_summary(coalesce(c.pending, 0), coalesce(c.sent, 0), coalesce(c.failed, 0)) as summary
+      from unnest(${locked.map((row) => row.id)}::uuid[]) as l(id) left join counts c on c.incident_id = l.id
+    ) v
     where i.id = v.id and i.notification_status <> v.summary
     returning i.id, i.title, i.description, i.severity, i.status, i.team_id, i.assignee_id, i.source, i.dedup_key, i.created_by,
               i.notification_status, i.version, i.created_at, i.updated_at, i.acknowledged_at, i.resolved_at, i.integration_id, i.details`.execute(db);
