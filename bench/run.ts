@@ -249,7 +249,7 @@ async function main() {
       const sortedLatency = [...latencies].sort((a, b) => a - b);
 
       log(`page latency: an Events v2 trigger every 100 ms for ${size.pageSeconds} s, to the level-0 page at the receiver`);
-      const page = await runJson<{ triggers: number; pages: number; failures: number; page_latency_ms_p50: number; page_latency_ms_p99: number }>(
+      const page = await runJson<{ triggers: number; pages: number; failures: number; page_latency_ms_p50: number; page_latency_ms_p99: number; trigger_response_ms_p50: number; trigger_response_ms_p99: number }>(
         ['bench/page-latency.ts', JSON.stringify({ url, key: adminKey, rate: 10, duration: size.pageSeconds, warmup: 1 })],
         {},
       );
@@ -264,6 +264,7 @@ async function main() {
         latency_ms_p50: +percentile(sortedLatency, 50).toFixed(1), latency_ms_p99: +percentile(sortedLatency, 99).toFixed(1),
         latency_post_response_ms_p50: latencyLoad.response_p50_ms, latency_post_response_ms_p99: latencyLoad.response_p99_ms,
         page_latency_ms_p50: page.page_latency_ms_p50, page_latency_ms_p99: page.page_latency_ms_p99, page_latency_failures: page.failures,
+        page_trigger_response_ms_p50: page.trigger_response_ms_p50, page_trigger_response_ms_p99: page.trigger_response_ms_p99,
       })}\n`);
       return;
     }
@@ -504,6 +505,8 @@ async function main() {
       page_latency_samples: page.pages,
       page_latency_triggers: page.triggers,
       page_latency_failures: page.failures,
+      page_trigger_response_ms_p50: page.trigger_response_ms_p50,
+      page_trigger_response_ms_p99: page.trigger_response_ms_p99,
       ingest_rps: Math.round(ingest.rps),
       ingest_p99_ms: ingest.p99_ms,
       ingest_errors: ingest.non2xx + ingest.errors,
@@ -564,6 +567,7 @@ async function main() {
     const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
     process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
     if (deliveryWithStreams) process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
+    process.stdout.write(`page latency, of which the trigger's own answer (ms): p50 ${page.trigger_response_ms_p50}, p99 ${page.trigger_response_ms_p99}\n`);
     process.stdout.write(`ingest CPU per request (ms): service ${ingest.cpu_ms_per_request.service}, PostgreSQL ${ingest.cpu_ms_per_request.postgres}; bare route ${bareIngest.cpu_ms_per_request.service} and ${bareIngest.cpu_ms_per_request.postgres}\n`);
     if (tracing) process.stdout.write(`tracing phase peak RSS (MB): untraced ${tracing.peak_rss_mb.untraced}, traced ${tracing.peak_rss_mb.traced}\n`);
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);

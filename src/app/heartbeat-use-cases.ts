@@ -89,7 +89,7 @@ export function makeHeartbeatUseCases(deps: {
           source: 'heartbeat',
           dedup_key: heartbeatDedupKey(heartbeat),
           details,
-        });
+        }, true);
         if (teamId !== heartbeat.team_id) {
           await deps.incidents.appendTimeline(tx, missingTeamEvent(incident.id, actor, heartbeat.team_id!));
         }

@@ -95,10 +95,14 @@ export function makeIncidentUseCases(deps: {
     );
   }
 
-  /** Opens an incident inside the caller's transaction; a team's incident pages level 0 at once. */
-  async function createWithin(tx: Tx, actor: string, input: CreateIncidentInput): Promise<Incident> {
+  /**
+   * Opens an incident inside the caller's transaction; a team's incident pages level 0 at once.
+   * `teamFound`: the caller has already found the team in this transaction with
+   * `references.teamStillThere` (which holds it FOR KEY SHARE), so it is not looked up twice.
+   */
+  async function createWithin(tx: Tx, actor: string, input: CreateIncidentInput, teamFound = false): Promise<Incident> {
     // An incident is never opened for a team that does not exist: it would page nobody, silently.
-    await deps.references.check(tx, incidentReferences(input));
+    await deps.references.check(tx, incidentReferences(teamFound ? { ...input, team_id: null } : input));
     const incident = build(actor, input);
     changes.append(tx, 'incident.created', incidentView(incident));
     await incidents.insertIncident(tx, { incident, created: createdEntry(actor, incident) });

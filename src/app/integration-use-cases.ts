@@ -54,7 +54,7 @@ export function makeIntegrationUseCases(deps: {
               dedup_key: action.dedup_key,
               integration_id: integration.id,
               details: action.details,
-            });
+            }, true);
             if (teamId !== integration.team_id) {
               // SPEC section 2: never an incident for a team that does not exist, and never a lost alert.
               await deps.incidents.appendTimeline(tx, missingTeamEvent(incident.id, actor, integration.team_id!));

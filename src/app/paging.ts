@@ -9,6 +9,7 @@ import type * as PolicyStore from '../adapters/postgres/escalation-policy-store.
 import type * as IncidentStore from '../adapters/postgres/incident-store.ts';
 import type * as NotificationStore from '../adapters/postgres/notification-store.ts';
 import type { NewNotificationRow } from '../adapters/postgres/notification-store.ts';
+import type { NewTimelineEvent } from '../adapters/postgres/incident-store.ts';
 import type * as TeamStore from '../adapters/postgres/team-store.ts';
 import type * as TemplateStore from '../adapters/postgres/template-store.ts';
 import type * as UserStore from '../adapters/postgres/user-store.ts';
@@ -35,10 +36,10 @@ export function makePaging(deps: {
   channelProblem: (channel: Channel) => string | null;
   users: Pick<typeof UserStore, 'getUsers'>;
   teams: Pick<typeof TeamStore, 'getTeam'>;
-  policies: Pick<typeof PolicyStore, 'getPolicy'>;
+  policies: Pick<typeof PolicyStore, 'getTeamAndPolicy'>;
   templates: Pick<typeof TemplateStore, 'findLatestTemplate'>;
   escalations: typeof EscalationStore;
-  incidents: Pick<typeof IncidentStore, 'appendTimeline'>;
+  incidents: Pick<typeof IncidentStore, 'appendTimeline' | 'appendTimelineMany'>;
   notifications: Pick<typeof NotificationStore, 'updateNotification'>;
   enqueue: Enqueue;
   summaries: Summaries;
@@ -134,7 +135,7 @@ export function makePaging(deps: {
 
     if (rows.length > 0) await deps.enqueue(tx, rows);
     await escalations.markStepPaged(tx, key, now);
-    await incidents.appendTimeline(tx, {
+    const paged: NewTimelineEvent = {
       incident_id: incident.id,
       type: 'escalation.paged',
       actor: SYSTEM_ACTOR,
@@ -142,8 +143,10 @@ export function makePaging(deps: {
         policy_id: policy.id, run, round: step.round, level: step.level, notifications: rows.length, users: report,
         ...(schedules.length > 0 ? { schedules: schedules.map((s) => ({ schedule_id: s.schedule_id, on_call: s.user_ids })) } : {}),
       },
-    });
-    await scheduleNext(tx, incident, policy, run, step, now);
+    };
+    // The page's entry and what comes next are one insert: this runs inside every alert's transaction.
+    const next = await scheduleNext(tx, incident, policy, run, step, now);
+    await incidents.appendTimelineMany(tx, next ? [paged, next] : [paged]);
   }
 
   /**
@@ -156,7 +159,7 @@ export function makePaging(deps: {
   ): Promise<void> {
     await escalations.markStepPaged(tx, { incident_id: incident.id, run, round: step.round, level: step.level }, now);
     const next = nextStep(policy, step);
-    await incidents.appendTimeline(tx, {
+    const empty: NewTimelineEvent = {
       incident_id: incident.id,
       type: 'escalation.level_empty',
       actor: SYSTEM_ACTOR,
@@ -165,8 +168,9 @@ export function makePaging(deps: {
         schedule_ids: policy.levels[step.level]!.schedule_ids,
         message: next ? 'nobody is on call in this level\'s schedules: the next level is paged now' : 'nobody is on call in this level\'s schedules, and no level is left',
       },
-    });
-    if (!next) return exhausted(tx, incident, policy, run);
+    };
+    await incidents.appendTimelineMany(tx, next ? [empty] : [empty, exhausted(incident, policy, run)]);
+    if (!next) return;
     const inserted = await escalations.insertEscalationStep(tx, {
       incident_id: incident.id, run, round: next.step.round, level: next.step.level, policy_id: policy.id,
       status: 'scheduled', due_at: now, paged_at: null, job_id: null,
@@ -174,19 +178,24 @@ export function makePaging(deps: {
     if (inserted) await pageLevel(tx, incident, policy, team, run, next.step, now);
   }
 
-  async function exhausted(tx: Tx, incident: Incident, policy: EscalationPolicy, run: number): Promise<void> {
-    await incidents.appendTimeline(tx, {
+  /** The timeline entry of a policy with nobody left to page. */
+  function exhausted(incident: Incident, policy: EscalationPolicy, run: number): NewTimelineEvent {
+    return {
       incident_id: incident.id,
       type: 'escalation.exhausted',
       actor: SYSTEM_ACTOR,
       data: { policy_id: policy.id, run, rounds: policy.repeat + 1, message: 'every level of the policy has been paged; nobody is left to escalate to' },
-    });
+    };
   }
 
-  /** The step after this one, as a job at its due time; or, after the last, the end of the policy. */
-  async function scheduleNext(tx: Tx, incident: Incident, policy: EscalationPolicy, run: number, step: Step, now: Date): Promise<void> {
+  /**
+   * The step after this one, as a job at its due time; or, after the last, the end of the policy.
+   * Returns the timeline entry that says which, for the caller to write (none when that step
+   * already existed).
+   */
+  async function scheduleNext(tx: Tx, incident: Incident, policy: EscalationPolicy, run: number, step: Step, now: Date): Promise<NewTimelineEvent | undefined> {
     const next = nextStep(policy, step);
-    if (!next) return exhausted(tx, incident, policy, run);
+    if (!next) return exhausted(incident, policy, run);
     const due = new Date(now.getTime() + next.delay_seconds * 1000);
     const jobId = newId();
     const scheduled = await escalations.insertEscalationStep(tx, {
@@ -200,9 +209,9 @@ export function makePaging(deps: {
       paged_at: null,
       job_id: jobId,
     });
-    if (!scheduled) return;
+    if (!scheduled) return undefined;
     await deps.escalationQueue.schedule(tx, { id: jobId, incident_id: incident.id, run, round: next.step.round, level: next.step.level, start_after: due });
-    await incidents.appendTimeline(tx, {
+    return {
       incident_id: incident.id,
       type: 'escalation.scheduled',
       actor: SYSTEM_ACTOR,
@@ -210,7 +219,7 @@ export function makePaging(deps: {
         run, round: next.step.round, level: next.step.level, due_at: due.toISOString(),
         user_ids: policy.levels[next.step.level]!.user_ids, schedule_ids: policy.levels[next.step.level]!.schedule_ids,
       },
-    });
+    };
   }
 
   return {
@@ -223,13 +232,11 @@ export function makePaging(deps: {
      */
     async start(tx: Tx, incident: Incident, _actor: string): Promise<boolean> {
       if (incident.status !== 'open' || incident.team_id === null) return false;
-      const team = await deps.teams.getTeam(tx, incident.team_id);
-      if (!team?.escalation_policy_id) return false;
-      const policy = await deps.policies.getPolicy(tx, team.escalation_policy_id);
-      if (!policy || policy.levels.length === 0) return false;
+      const found = await deps.policies.getTeamAndPolicy(tx, incident.team_id);
+      if (!found?.policy || found.policy.levels.length === 0) return false;
+      const { team, policy } = found;
       const now = deps.clock.now();
-      const run = await escalations.nextEscalationRun(tx, incident.id);
-      await escalations.insertEscalationStep(tx, { incident_id: incident.id, run, round: 0, level: 0, policy_id: policy.id, status: 'scheduled', due_at: now, paged_at: null, job_id: null });
+      const run = await escalations.startEscalationRun(tx, { incident_id: incident.id, policy_id: policy.id, due_at: now });
       await pageLevel(tx, incident, policy, team, run, { round: 0, level: 0 }, now);
       return true;
     },

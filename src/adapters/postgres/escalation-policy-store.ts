@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { EscalationLevel, EscalationPolicy } from '../../domain/escalation.ts';
+import type { EscalationLevel, EscalationPolicy, Team } from '../../domain/escalation.ts';
 import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
@@ -8,37 +8,69 @@ import { executor } from './transact.ts';
 const columns = ['id', 'name', 'repeat', 'created_at', 'updated_at'] as const;
 type PolicyRow = Omit<EscalationPolicy, 'levels'>;
 
+/**
+ * The policies' levels, each with its users and schedules, in one statement: paging reads a
+ * policy inside the transaction of every alert that opens an incident, where each round trip
+ * is time before the page goes out.
+ */
 async function withLevels(db: Executor, rows: PolicyRow[]): Promise<EscalationPolicy[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
-  const [levels, users, schedules] = await Promise.all([
-    db.selectFrom('escalation_levels').select(['policy_id', 'level', 'delay_seconds']).where('policy_id', 'in', ids).orderBy('policy_id').orderBy('level').execute(),
-    db.selectFrom('escalation_level_users').select(['policy_id', 'level', 'user_id as id']).where('policy_id', 'in', ids).orderBy('policy_id').orderBy('level').orderBy('position').execute(),
-    db.selectFrom('escalation_level_schedules').select(['policy_id', 'level', 'schedule_id as id']).where('policy_id', 'in', ids).orderBy('policy_id').orderBy('level').orderBy('position').execute(),
-  ]);
-  const byLevel = (targets: { policy_id: string; level: number; id: string }[]) => {
-    const of = new Map<string, string[]>();
-    for (const t of targets) of.set(`${t.policy_id}:${t.level}`, [...(of.get(`${t.policy_id}:${t.level}`) ?? []), t.id]);
-    return of;
-  };
-  const usersOf = byLevel(users);
-  const schedulesOf = byLevel(schedules);
+  const levels = await db
+    .selectFrom('escalation_levels as l')
+    .select(['l.policy_id', 'l.level', 'l.delay_seconds'])
+    .select(sql<string[]>`array(select u.user_id from escalation_level_users u where u.policy_id = l.policy_id and u.level = l.level order by u.position)`.as('user_ids'))
+    .select(sql<string[]>`array(select s.schedule_id from escalation_level_schedules s where s.policy_id = l.policy_id and s.level = l.level order by s.position)`.as('schedule_ids'))
+    .where('l.policy_id', 'in', rows.map((r) => r.id))
+    .orderBy('l.policy_id')
+    .orderBy('l.level')
+    .execute();
   return rows.map((row) => ({
     ...row,
     levels: levels
       .filter((l) => l.policy_id === row.id)
-      .map((l) => ({
-        delay_seconds: l.delay_seconds,
-        user_ids: usersOf.get(`${row.id}:${l.level}`) ?? [],
-        schedule_ids: schedulesOf.get(`${row.id}:${l.level}`) ?? [],
-      })),
+      .map((l) => ({ delay_seconds: l.delay_seconds, user_ids: l.user_ids, schedule_ids: l.schedule_ids })),
   }));
 }
 
+/** The levels of the policy `p`, as a JSON array: delay, users and schedules of each, in order. */
+const levelsOfP = sql<EscalationLevel[]>`coalesce((
+  select json_agg(json_build_object(
+    'delay_seconds', l.delay_seconds,
+    'user_ids', array(select u.user_id from escalation_level_users u where u.policy_id = l.policy_id and u.level = l.level order by u.position),
+    'schedule_ids', array(select s.schedule_id from escalation_level_schedules s where s.policy_id = l.policy_id and s.level = l.level order by s.position)
+  ) order by l.level)
+  from escalation_levels l where l.policy_id = p.id), '[]')`;
+
+/** A policy with its levels in one round trip. */
 export async function getPolicy(tx: Tx, id: string): Promise<EscalationPolicy | undefined> {
-  const db = executor(tx);
-  const row = await db.selectFrom('escalation_policies').select(columns).where('id', '=', id).executeTakeFirst();
-  return row ? (await withLevels(db, [row]))[0] : undefined;
+  return executor(tx)
+    .selectFrom('escalation_policies as p')
+    .select(['p.id', 'p.name', 'p.repeat', 'p.created_at', 'p.updated_at'])
+    .select(levelsOfP.as('levels'))
+    .where('p.id', '=', id)
+    .executeTakeFirst();
+}
+
+/**
+ * A team and its escalation policy (none when it has none, or it is gone), in one round trip:
+ * paging reads both inside the transaction of every alert that opens an incident.
+ */
+export async function getTeamAndPolicy(tx: Tx, teamId: string): Promise<{ team: Team; policy: EscalationPolicy | undefined } | undefined> {
+  const row = await executor(tx)
+    .selectFrom('teams as t')
+    .leftJoin('escalation_policies as p', 'p.id', 't.escalation_policy_id')
+    .select(['t.id', 't.name', 't.escalation_policy_id', 't.created_at', 't.updated_at'])
+    .select(sql<string[]>`array(select m.user_id from team_members m where m.team_id = t.id order by m.position)`.as('member_ids'))
+    .select(['p.id as policy_id', 'p.name as policy_name', 'p.repeat as policy_repeat', 'p.created_at as policy_created_at', 'p.updated_at as policy_updated_at'])
+    .select(levelsOfP.as('levels'))
+    .where('t.id', '=', teamId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { policy_id, policy_name, policy_repeat, policy_created_at, policy_updated_at, levels, ...team } = row;
+  const policy = policy_id === null || policy_name === null || policy_repeat === null || policy_created_at === null || policy_updated_at === null
+    ? undefined
+    : { id: policy_id, name: policy_name, repeat: policy_repeat, created_at: policy_created_at, updated_at: policy_updated_at, levels };
+  return { team, policy };
 }
 
 export async function listPolicies(tx: Tx, filter: { limit: number; cursor?: string }) {

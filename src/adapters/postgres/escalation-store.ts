@@ -54,14 +54,19 @@ const byKey = (tx: Tx, key: StepKey) =>
     .where('repeat_round', '=', key.round)
     .where('level', '=', key.level);
 
-/** The next run number of the incident: 0 for its first paging, one more for each restart. */
-export async function nextEscalationRun(tx: Tx, incidentId: string): Promise<number> {
-  const row = await executor(tx)
-    .selectFrom('incident_escalations')
-    .select(sql<number>`coalesce(max(run) + 1, 0)`.as('next'))
-    .where('incident_id', '=', incidentId)
-    .executeTakeFirstOrThrow();
-  return Number(row.next);
+/**
+ * Starts the incident's next run of its escalation (0, then 1 after a reassignment, ...) with its
+ * first step, level 0 of round 0, due now; returns the run. One statement: it is on the path of
+ * every alert that opens an incident. The caller holds the incident's row lock, so two runs are
+ * never numbered alike.
+ */
+export async function startEscalationRun(tx: Tx, { incident_id, policy_id, due_at }: { incident_id: string; policy_id: string; due_at: Date }): Promise<number> {
+  const { rows } = await sql<{ run: number }>`
+    insert into incident_escalations (incident_id, run, repeat_round, level, policy_id, status, due_at, paged_at, job_id)
+    select ${incident_id}::uuid, coalesce(max(run) + 1, 0), 0, 0, ${policy_id}::uuid, 'scheduled', ${due_at}, null, null
+    from incident_escalations where incident_id = ${incident_id}::uuid
+    returning run`.execute(executor(tx));
+  return Number(rows[0]!.run);
 }
 
 /** Records a step; false when that step of that run already exists (it is never paged twice). */

@@ -8,6 +8,9 @@ import { executor } from './transact.ts';
 const columns = ['id', 'name', 'escalation_policy_id', 'created_at', 'updated_at'] as const;
 type TeamRow = Omit<Team, 'member_ids'>;
 
+/** A team's members in order, as a column: reading a team is one round trip (paging reads one per alert). */
+const memberIds = sql<string[]>`array(select m.user_id from team_members m where m.team_id = teams.id order by m.position)`.as('member_ids');
+
 async function withMembers(db: Executor, rows: TeamRow[]): Promise<Team[]> {
   if (rows.length === 0) return [];
   const members = await db
@@ -21,9 +24,7 @@ async function withMembers(db: Executor, rows: TeamRow[]): Promise<Team[]> {
 }
 
 export async function getTeam(tx: Tx, id: string): Promise<Team | undefined> {
-  const db = executor(tx);
-  const row = await db.selectFrom('teams').select(columns).where('id', '=', id).executeTakeFirst();
-  return row ? (await withMembers(db, [row]))[0] : undefined;
+  return executor(tx).selectFrom('teams').select(columns).select(memberIds).where('id', '=', id).executeTakeFirst();
 }
 
 export async function listTeams(tx: Tx, filter: { limit: number; cursor?: string }) {
@@ -33,9 +34,8 @@ export async function listTeams(tx: Tx, filter: { limit: number; cursor?: string
     const after = decodeCursor(filter.cursor);
     query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
   }
-  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
-  const result = page(rows, filter.limit);
-  return { data: await withMembers(db, result.data), next_cursor: result.next_cursor };
+  const rows = await query.select(memberIds).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
+  return page(rows, filter.limit);
 }
 
 export async function insertTeam(tx: Tx, { member_ids, ...row }: { name: string; member_ids: string[]; escalation_policy_id: string | null }): Promise<Team> {

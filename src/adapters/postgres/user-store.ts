@@ -53,13 +53,15 @@ async function withMethods(db: Executor, rows: UserRow[]): Promise<User[]> {
     list.push({ id: m.id, type: m.type as Channel, address: m.address });
     byUser.set(m.user_id, list);
   }
-  return rows.map(({ time_zone, preferences, ...row }) => ({
-    ...row,
-    timezone: time_zone,
-    preferences: fullPreferences(preferences as StoredPreferences),
-    contact_methods: byUser.get(row.id) ?? [],
-  }));
+  return rows.map((row) => toUser(row, byUser.get(row.id) ?? []));
 }
+
+function toUser({ time_zone, preferences, ...row }: UserRow, contactMethods: ContactMethod[]): User {
+  return { ...row, timezone: time_zone, preferences: fullPreferences(preferences as StoredPreferences), contact_methods: contactMethods };
+}
+
+/** A user's contact methods in order, as a column, so that reading users is one round trip. */
+const contactMethods = sql<ContactMethod[]>`coalesce((select json_agg(json_build_object('id', c.id, 'type', c.type, 'address', c.address) order by c.position) from contact_methods c where c.user_id = users.id), '[]')`.as('contact_methods');
 
 export async function getUser(tx: Tx, id: string): Promise<User | undefined> {
   const db = executor(tx);
@@ -150,9 +152,9 @@ export async function updateUser(tx: Tx, id: string, { contact_methods, timezone
 /** The users with these ids that exist, with their contact methods. */
 export async function getUsers(tx: Tx, ids: string[]): Promise<User[]> {
   if (ids.length === 0) return [];
-  const db = executor(tx);
-  const rows = await db.selectFrom('users').select(columns).where('id', 'in', [...new Set(ids)]).execute();
-  return withMethods(db, rows as UserRow[]);
+  // One round trip: paging reads the people of a level inside the transaction of every alert.
+  const rows = await executor(tx).selectFrom('users').select(columns).select(contactMethods).where('id', 'in', [...new Set(ids)]).execute();
+  return rows.map(({ contact_methods, ...row }) => toUser(row as UserRow, contact_methods));
 }
 
 /** The id of the user with this email address (any case), if there is one. */
