@@ -18,7 +18,7 @@ export function makeEscalationRunner(deps: {
   transact: Transact;
   clock: Clock;
   incidents: Pick<typeof IncidentStore, 'lockIncident'>;
-  escalations: Pick<typeof EscalationStore, 'lockEscalationStep' | 'cancelScheduledSteps'>;
+  escalations: Pick<typeof EscalationStore, 'lockEscalationStep' | 'cancelScheduledSteps' | 'markStepPaged'>;
   policies: Pick<typeof PolicyStore, 'getPolicy'>;
   teams: Pick<typeof TeamStore, 'getTeam'>;
   paging: Pick<Paging, 'pageLevel'>;
@@ -36,7 +36,9 @@ export function makeEscalationRunner(deps: {
         return;
       }
       const team = incident.team_id ? await deps.teams.getTeam(tx, incident.team_id) : undefined;
-      await deps.paging.pageLevel(tx, incident, policy, team, step.run, { round: step.round, level: step.level }, deps.clock.now());
+      const now = deps.clock.now();
+      await deps.escalations.markStepPaged(tx, job, now);
+      await deps.paging.pageLevel(tx, incident, policy, team, step.run, { round: step.round, level: step.level }, now);
       // The timeline grew (who was paged, what comes next): clients following the incident hear of it.
       deps.changes.append(tx, 'incident.updated', incidentView((await deps.incidents.lockIncident(tx, incident.id))!));
     });

@@ -74,9 +74,12 @@ export function makePaging(deps: {
     return { via, schedules: onCall };
   }
 
-  /** Pages one level: a notification per contact method its users allow, then schedules the next step. */
+  /**
+   * Pages one level: a notification per contact method its users allow, then schedules the next
+   * step. The step's row already says it was paged (the caller wrote it so in this transaction:
+   * one statement fewer than writing it scheduled and then paged).
+   */
   async function pageLevel(tx: Tx, incident: Incident, policy: EscalationPolicy, team: Team | undefined, run: number, step: Step, now: Date): Promise<void> {
-    const key = { incident_id: incident.id, run, round: step.round, level: step.level };
     const { via, schedules } = await levelTargets(tx, policy, step, now);
     const userIds = [...via.keys()];
     if (userIds.length === 0) return levelEmpty(tx, incident, policy, team, run, step, schedules, now);
@@ -134,7 +137,6 @@ export function makePaging(deps: {
     }
 
     if (rows.length > 0) await deps.enqueue(tx, rows);
-    await escalations.markStepPaged(tx, key, now);
     const paged: NewTimelineEvent = {
       incident_id: incident.id,
       type: 'escalation.paged',
@@ -157,7 +159,6 @@ export function makePaging(deps: {
     tx: Tx, incident: Incident, policy: EscalationPolicy, team: Team | undefined, run: number, step: Step,
     schedules: { schedule_id: string; user_ids: string[] }[], now: Date,
   ): Promise<void> {
-    await escalations.markStepPaged(tx, { incident_id: incident.id, run, round: step.round, level: step.level }, now);
     const next = nextStep(policy, step);
     const empty: NewTimelineEvent = {
       incident_id: incident.id,
@@ -173,7 +174,7 @@ export function makePaging(deps: {
     if (!next) return;
     const inserted = await escalations.insertEscalationStep(tx, {
       incident_id: incident.id, run, round: next.step.round, level: next.step.level, policy_id: policy.id,
-      status: 'scheduled', due_at: now, paged_at: null, job_id: null,
+      status: 'paged', due_at: now, paged_at: now, job_id: null,
     });
     if (inserted) await pageLevel(tx, incident, policy, team, run, next.step, now);
   }
@@ -236,7 +237,7 @@ export function makePaging(deps: {
       if (!found?.policy || found.policy.levels.length === 0) return false;
       const { team, policy } = found;
       const now = deps.clock.now();
-      const run = await escalations.startEscalationRun(tx, { incident_id: incident.id, policy_id: policy.id, due_at: now });
+      const run = await escalations.startEscalationRun(tx, { incident_id: incident.id, policy_id: policy.id, at: now });
       await pageLevel(tx, incident, policy, team, run, { round: 0, level: 0 }, now);
       return true;
     },

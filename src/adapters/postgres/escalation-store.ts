@@ -56,14 +56,14 @@ const byKey = (tx: Tx, key: StepKey) =>
 
 /**
  * Starts the incident's next run of its escalation (0, then 1 after a reassignment, ...) with its
- * first step, level 0 of round 0, due now; returns the run. One statement: it is on the path of
- * every alert that opens an incident. The caller holds the incident's row lock, so two runs are
- * never numbered alike.
+ * first step, level 0 of round 0, recorded as paged at `at` (the caller pages it in this
+ * transaction); returns the run. One statement: it is on the path of every alert that opens an
+ * incident. The caller holds the incident's row lock, so two runs are never numbered alike.
  */
-export async function startEscalationRun(tx: Tx, { incident_id, policy_id, due_at }: { incident_id: string; policy_id: string; due_at: Date }): Promise<number> {
+export async function startEscalationRun(tx: Tx, { incident_id, policy_id, at }: { incident_id: string; policy_id: string; at: Date }): Promise<number> {
   const { rows } = await sql<{ run: number }>`
     insert into incident_escalations (incident_id, run, repeat_round, level, policy_id, status, due_at, paged_at, job_id)
-    select ${incident_id}::uuid, coalesce(max(run) + 1, 0), 0, 0, ${policy_id}::uuid, 'scheduled', ${due_at}, null, null
+    select ${incident_id}::uuid, coalesce(max(run) + 1, 0), 0, 0, ${policy_id}::uuid, 'paged', ${at}, ${at}, null
     from incident_escalations where incident_id = ${incident_id}::uuid
     returning run`.execute(executor(tx));
   return Number(rows[0]!.run);
