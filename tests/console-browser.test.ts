@@ -327,6 +327,30 @@ describe(`the web console in Chromium${chromiumTool.label}`, { timeout: 60_000 }
     }
   }, 180_000);
 
+  it('draws a schedule after the first load of the directory failed, once a retry succeeds', async () => {
+    // The directory (people, teams, policies, schedules) used to load once at sign-in: one failed
+    // request left the schedule screen without its timeline until the page was reloaded.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      let refused = 0;
+      await context.route((url) => url.pathname === '/v1/schedules' && url.searchParams.get('limit') === '500', async (route) => {
+        if (refused === 0) {
+          refused += 1;
+          await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'refused by the test' } }) });
+        } else {
+          await route.continue();
+        }
+      });
+      const q = await signIn(await context.newPage(), base, people.ada.email, password);
+      await q.goto(`${base}/#/admin/schedules/${(await api('GET', '/v1/schedules')).data[0].id}`);
+      await q.getByRole('heading', { name: 'Schedules', exact: true }).first().waitFor();
+      await timelineOf(q);
+      expect(refused).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('signs out', async () => {
     await rui.page.getByRole('button', { name: 'Sign out' }).click();
     await rui.page.getByRole('heading', { name: 'Sign in to Tocsin' }).waitFor();

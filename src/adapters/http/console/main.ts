@@ -3,7 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { effect } from '@preact/signals';
 import { Problem, api, call, signedOut, problemText, type User } from './api.ts';
-import { connection, startLive, stopLive } from './live.ts';
+import { connection, onLive, startLive, stopLive } from './live.ts';
 import { html, loadDirectory } from './ui.ts';
 import { me, route } from './router.ts';
 import { SignIn } from './signin-screen.ts';
@@ -34,12 +34,39 @@ async function signOut() {
   me.value = null;
 }
 
+/**
+ * The directory (people, teams, policies, schedules) loads at sign-in; again each time the live
+ * connection opens after a loss, for what administrators changed meanwhile (the feed carries no
+ * directory changes); and again 3 s after a load that failed, until one succeeds: the screens
+ * that name people or draw a schedule stayed empty after one failed request.
+ */
+let directoryLoad: Promise<void> | undefined;
+let directoryRetry: ReturnType<typeof setTimeout> | undefined;
+function refreshDirectory(): void {
+  clearTimeout(directoryRetry);
+  directoryLoad ??= loadDirectory().then(
+    () => {
+      directoryLoad = undefined;
+    },
+    () => {
+      directoryLoad = undefined;
+      if (me.value) directoryRetry = setTimeout(refreshDirectory, 3000);
+    },
+  );
+}
+onLive((event) => {
+  if (event.type === 'resync' && me.value) refreshDirectory();
+});
+
 // Start following changes once someone is signed in; stop when they sign out.
 effect(() => {
   if (me.value) {
     startLive();
-    void loadDirectory().catch(() => undefined);
-  } else if (me.value === null) stopLive();
+    refreshDirectory();
+  } else if (me.value === null) {
+    stopLive();
+    clearTimeout(directoryRetry);
+  }
 });
 effect(() => {
   if (signedOut.value > 0) me.value = null;
