@@ -3,34 +3,10 @@ import type { EscalationLevel, EscalationPolicy, Team } from '../../domain/escal
 import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
 import type { Executor } from './database.ts';
+import { memberIds } from './team-store.ts';
 import { executor } from './transact.ts';
 
 const columns = ['id', 'name', 'repeat', 'created_at', 'updated_at'] as const;
-type PolicyRow = Omit<EscalationPolicy, 'levels'>;
-
-/**
- * The policies' levels, each with its users and schedules, in one statement: paging reads a
- * policy inside the transaction of every alert that opens an incident, where each round trip
- * is time before the page goes out.
- */
-async function withLevels(db: Executor, rows: PolicyRow[]): Promise<EscalationPolicy[]> {
-  if (rows.length === 0) return [];
-  const levels = await db
-    .selectFrom('escalation_levels as l')
-    .select(['l.policy_id', 'l.level', 'l.delay_seconds'])
-    .select(sql<string[]>`array(select u.user_id from escalation_level_users u where u.policy_id = l.policy_id and u.level = l.level order by u.position)`.as('user_ids'))
-    .select(sql<string[]>`array(select s.schedule_id from escalation_level_schedules s where s.policy_id = l.policy_id and s.level = l.level order by s.position)`.as('schedule_ids'))
-    .where('l.policy_id', 'in', rows.map((r) => r.id))
-    .orderBy('l.policy_id')
-    .orderBy('l.level')
-    .execute();
-  return rows.map((row) => ({
-    ...row,
-    levels: levels
-      .filter((l) => l.policy_id === row.id)
-      .map((l) => ({ delay_seconds: l.delay_seconds, user_ids: l.user_ids, schedule_ids: l.schedule_ids })),
-  }));
-}
 
 /** The levels of the policy `p`, as a JSON array: delay, users and schedules of each, in order. */
 const levelsOfP = sql<EscalationLevel[]>`coalesce((
@@ -41,14 +17,13 @@ const levelsOfP = sql<EscalationLevel[]>`coalesce((
   ) order by l.level)
   from escalation_levels l where l.policy_id = p.id), '[]')`;
 
+/** Policies with their levels, one statement whatever the filter. */
+const selectPolicies = (db: Executor) =>
+  db.selectFrom('escalation_policies as p').select(['p.id', 'p.name', 'p.repeat', 'p.created_at', 'p.updated_at']).select(levelsOfP.as('levels'));
+
 /** A policy with its levels in one round trip. */
 export async function getPolicy(tx: Tx, id: string): Promise<EscalationPolicy | undefined> {
-  return executor(tx)
-    .selectFrom('escalation_policies as p')
-    .select(['p.id', 'p.name', 'p.repeat', 'p.created_at', 'p.updated_at'])
-    .select(levelsOfP.as('levels'))
-    .where('p.id', '=', id)
-    .executeTakeFirst();
+  return selectPolicies(executor(tx)).where('p.id', '=', id).executeTakeFirst();
 }
 
 /**
@@ -57,13 +32,13 @@ export async function getPolicy(tx: Tx, id: string): Promise<EscalationPolicy | 
  */
 export async function getTeamAndPolicy(tx: Tx, teamId: string): Promise<{ team: Team; policy: EscalationPolicy | undefined } | undefined> {
   const row = await executor(tx)
-    .selectFrom('teams as t')
-    .leftJoin('escalation_policies as p', 'p.id', 't.escalation_policy_id')
-    .select(['t.id', 't.name', 't.escalation_policy_id', 't.created_at', 't.updated_at'])
-    .select(sql<string[]>`array(select m.user_id from team_members m where m.team_id = t.id order by m.position)`.as('member_ids'))
+    .selectFrom('teams')
+    .leftJoin('escalation_policies as p', 'p.id', 'teams.escalation_policy_id')
+    .select(['teams.id', 'teams.name', 'teams.escalation_policy_id', 'teams.created_at', 'teams.updated_at'])
+    .select(memberIds)
     .select(['p.id as policy_id', 'p.name as policy_name', 'p.repeat as policy_repeat', 'p.created_at as policy_created_at', 'p.updated_at as policy_updated_at'])
     .select(levelsOfP.as('levels'))
-    .where('t.id', '=', teamId)
+    .where('teams.id', '=', teamId)
     .executeTakeFirst();
   if (!row) return undefined;
   const { policy_id, policy_name, policy_repeat, policy_created_at, policy_updated_at, levels, ...team } = row;
@@ -74,15 +49,13 @@ export async function getTeamAndPolicy(tx: Tx, teamId: string): Promise<{ team: 
 }
 
 export async function listPolicies(tx: Tx, filter: { limit: number; cursor?: string }) {
-  const db = executor(tx);
-  let query = db.selectFrom('escalation_policies').select(columns);
+  let query = selectPolicies(executor(tx));
   if (filter.cursor) {
     const after = decodeCursor(filter.cursor);
-    query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
+    query = query.where(sql<boolean>`(p.created_at, p.id) < (${after.created_at}, ${after.id}::uuid)`);
   }
-  const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
-  const result = page(rows, filter.limit);
-  return { data: await withLevels(db, result.data), next_cursor: result.next_cursor };
+  const rows = await query.orderBy('p.created_at', 'desc').orderBy('p.id', 'desc').limit(filter.limit + 1).execute();
+  return page(rows, filter.limit);
 }
 
 export async function insertPolicy(tx: Tx, { levels, ...row }: { name: string; repeat: number; levels: EscalationLevel[] }): Promise<EscalationPolicy> {
@@ -96,7 +69,7 @@ export async function insertPolicy(tx: Tx, { levels, ...row }: { name: string; r
   if (targets.length > 0) await db.insertInto('escalation_level_users').values(targets).execute();
   const schedules = levels.flatMap((l, level) => l.schedule_ids.map((schedule_id, position) => ({ policy_id: policy.id, level, position, schedule_id })));
   if (schedules.length > 0) await db.insertInto('escalation_level_schedules').values(schedules).execute();
-  return (await withLevels(db, [policy]))[0]!;
+  return (await getPolicy(tx, policy.id))!;
 }
 
 /** Which of these ids are policies. */

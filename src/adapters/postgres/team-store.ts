@@ -2,26 +2,12 @@ import { sql } from 'kysely';
 import type { Team } from '../../domain/escalation.ts';
 import type { Tx } from '../../ports/transact.ts';
 import { decodeCursor, page } from './cursor.ts';
-import type { Executor } from './database.ts';
 import { executor } from './transact.ts';
 
 const columns = ['id', 'name', 'escalation_policy_id', 'created_at', 'updated_at'] as const;
-type TeamRow = Omit<Team, 'member_ids'>;
 
-/** A team's members in order, as a column: reading a team is one round trip (paging reads one per alert). */
-const memberIds = sql<string[]>`array(select m.user_id from team_members m where m.team_id = teams.id order by m.position)`.as('member_ids');
-
-async function withMembers(db: Executor, rows: TeamRow[]): Promise<Team[]> {
-  if (rows.length === 0) return [];
-  const members = await db
-    .selectFrom('team_members')
-    .select(['team_id', 'user_id'])
-    .where('team_id', 'in', rows.map((r) => r.id))
-    .orderBy('team_id')
-    .orderBy('position')
-    .execute();
-  return rows.map((row) => ({ ...row, member_ids: members.filter((m) => m.team_id === row.id).map((m) => m.user_id) }));
-}
+/** A team's members in order, as a column of `teams`: reading a team is one round trip (paging reads one per alert). */
+export const memberIds = sql<string[]>`array(select m.user_id from team_members m where m.team_id = teams.id order by m.position)`.as('member_ids');
 
 export async function getTeam(tx: Tx, id: string): Promise<Team | undefined> {
   return executor(tx).selectFrom('teams').select(columns).select(memberIds).where('id', '=', id).executeTakeFirst();
@@ -44,7 +30,7 @@ export async function insertTeam(tx: Tx, { member_ids, ...row }: { name: string;
   if (member_ids.length > 0) {
     await db.insertInto('team_members').values(member_ids.map((user_id, position) => ({ team_id: team.id, user_id, position }))).execute();
   }
-  return (await withMembers(db, [team]))[0]!;
+  return (await getTeam(tx, team.id))!;
 }
 
 /** Which of these ids are teams. FOR KEY SHARE: a team referenced by a change being made cannot be deleted under it. */

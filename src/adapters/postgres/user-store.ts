@@ -38,24 +38,6 @@ interface UserRow {
   updated_at: Date;
 }
 
-async function withMethods(db: Executor, rows: UserRow[]): Promise<User[]> {
-  if (rows.length === 0) return [];
-  const methods = await db
-    .selectFrom('contact_methods')
-    .select(['id', 'user_id', 'type', 'address'])
-    .where('user_id', 'in', rows.map((r) => r.id))
-    .orderBy('user_id')
-    .orderBy('position')
-    .execute();
-  const byUser = new Map<string, ContactMethod[]>();
-  for (const m of methods) {
-    const list = byUser.get(m.user_id) ?? [];
-    list.push({ id: m.id, type: m.type as Channel, address: m.address });
-    byUser.set(m.user_id, list);
-  }
-  return rows.map((row) => toUser(row, byUser.get(row.id) ?? []));
-}
-
 function toUser({ time_zone, preferences, ...row }: UserRow, contactMethods: ContactMethod[]): User {
   return { ...row, timezone: time_zone, preferences: fullPreferences(preferences as StoredPreferences), contact_methods: contactMethods };
 }
@@ -63,23 +45,25 @@ function toUser({ time_zone, preferences, ...row }: UserRow, contactMethods: Con
 /** A user's contact methods in order, as a column, so that reading users is one round trip. */
 const contactMethods = sql<ContactMethod[]>`coalesce((select json_agg(json_build_object('id', c.id, 'type', c.type, 'address', c.address) order by c.position) from contact_methods c where c.user_id = users.id), '[]')`.as('contact_methods');
 
+/** Users with their contact methods, one statement whatever the filter. */
+const selectUsers = (db: Executor) => db.selectFrom('users').select(columns).select(contactMethods);
+const userOf = ({ contact_methods, ...row }: UserRow & { contact_methods: ContactMethod[] }) => toUser(row, contact_methods);
+
 export async function getUser(tx: Tx, id: string): Promise<User | undefined> {
-  const db = executor(tx);
-  const row = await db.selectFrom('users').select(columns).where('id', '=', id).executeTakeFirst();
-  return row ? (await withMethods(db, [row as UserRow]))[0] : undefined;
+  const row = await selectUsers(executor(tx)).where('id', '=', id).executeTakeFirst();
+  return row ? userOf(row as UserRow & { contact_methods: ContactMethod[] }) : undefined;
 }
 
 export async function listUsers(tx: Tx, filter: { email?: string; limit: number; cursor?: string }) {
-  const db = executor(tx);
-  let query = db.selectFrom('users').select(columns);
+  let query = selectUsers(executor(tx));
   if (filter.email) query = query.where(sql<boolean>`lower(email) = lower(${filter.email})`);
   if (filter.cursor) {
     const after = decodeCursor(filter.cursor);
     query = query.where(sql<boolean>`(created_at, id) < (${after.created_at}, ${after.id}::uuid)`);
   }
   const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit + 1).execute();
-  const result = page(rows as UserRow[], filter.limit);
-  return { data: await withMethods(db, result.data), next_cursor: result.next_cursor };
+  const result = page(rows as (UserRow & { contact_methods: ContactMethod[] })[], filter.limit);
+  return { data: result.data.map(userOf), next_cursor: result.next_cursor };
 }
 
 /** A second user with the same email address (any case) is refused, naming the field. */
@@ -116,21 +100,19 @@ export async function insertUser(tx: Tx, { contact_methods, timezone, preference
     throw translateDuplicate(error);
   }
   await replaceMethods(db, inserted.id, contact_methods);
-  return (await withMethods(db, [inserted]))[0]!;
+  return (await getUser(tx, inserted.id))!;
 }
 
 /** Reads and row-locks a user until the transaction ends. */
 export async function lockUser(tx: Tx, id: string): Promise<User | undefined> {
-  const db = executor(tx);
-  const row = (await db.selectFrom('users').select(columns).where('id', '=', id).forUpdate().executeTakeFirst()) as UserRow | undefined;
-  return row ? (await withMethods(db, [row]))[0] : undefined;
+  const row = await selectUsers(executor(tx)).where('id', '=', id).forUpdate().executeTakeFirst();
+  return row ? userOf(row as UserRow & { contact_methods: ContactMethod[] }) : undefined;
 }
 
 export async function updateUser(tx: Tx, id: string, { contact_methods, timezone, preferences, ...changes }: UserChanges): Promise<User> {
   const db = executor(tx);
-  let updated: UserRow;
   try {
-    updated = (await db
+    await db
       .updateTable('users')
       .set({
         ...changes,
@@ -140,21 +122,21 @@ export async function updateUser(tx: Tx, id: string, { contact_methods, timezone
         updated_at: sql`now()`,
       })
       .where('id', '=', id)
-      .returning(columns)
-      .executeTakeFirstOrThrow()) as UserRow;
+      .returning('id')
+      .executeTakeFirstOrThrow();
   } catch (error) {
     throw translateDuplicate(error);
   }
   if (contact_methods !== undefined) await replaceMethods(db, id, contact_methods);
-  return (await withMethods(db, [updated]))[0]!;
+  return (await getUser(tx, id))!;
 }
 
 /** The users with these ids that exist, with their contact methods. */
 export async function getUsers(tx: Tx, ids: string[]): Promise<User[]> {
   if (ids.length === 0) return [];
   // One round trip: paging reads the people of a level inside the transaction of every alert.
-  const rows = await executor(tx).selectFrom('users').select(columns).select(contactMethods).where('id', 'in', [...new Set(ids)]).execute();
-  return rows.map(({ contact_methods, ...row }) => toUser(row as UserRow, contact_methods));
+  const rows = await selectUsers(executor(tx)).where('id', 'in', [...new Set(ids)]).execute();
+  return rows.map((row) => userOf(row as UserRow & { contact_methods: ContactMethod[] }));
 }
 
 /** The id of the user with this email address (any case), if there is one. */
