@@ -18,6 +18,7 @@ import { cpuMsOf, postgresCpuMs } from './cpu.ts';
 import { watchStream } from './stream-watchers.ts';
 import { runScale, type ScaleResult } from './scale.ts';
 import { measureTracingOverhead } from './tracing-cost.ts';
+import { probeMachine } from './machine-probe.ts';
 
 const quick = process.argv.includes('--quick');
 // Issue 12: SSE clients connected to an API process during a second delivery drain (the target:
@@ -236,6 +237,8 @@ async function main() {
   try {
     await runJson<unknown>([...nodeFlags, 'src/main.ts', 'migrate'], { DATABASE_URL: dbUrl }).catch(() => undefined);
     await db.connect();
+    // The partial runs (--latency-only and the like) are for comparing code, and skip the probes.
+    const probeStart = latencyOnly || deliveryOnly || ingestOnly ? undefined : await probeMachine(dbUrl);
 
     /** 3. The notification latency and the page latency, against a service started by the caller. */
     const measureLatencies = async (url: string) => {
@@ -420,6 +423,13 @@ async function main() {
         receiver: mean(senderBefore.cpu_ms_per_job.receiver, senderAfter.cpu_ms_per_job.receiver),
       },
     };
+    // Every process's CPU per delivered job, the stream clients' and the API's included: on a
+    // machine whose cores the drain keeps busy, jobs/s goes as the inverse of this, so the ratio
+    // of the two sums is about the best the streams ratio can read here, however cheap the
+    // service's own share is (issue 12: 100 clients on the service's own two cores).
+    const sum = (c: Record<string, number>) => +Object.values(c).reduce((total, v) => total + v, 0).toFixed(3);
+    const cpuAll = sum(delivery.cpu_ms_per_job);
+    const cpuAllWithStreams = deliveryWithStreams ? sum(deliveryWithStreams.cpu_ms_per_job) : null;
     const deliveryFigures = {
       queue_baseline_jobs_per_s: Math.round(baseline.jobs_per_s),
       sender_baseline_jobs_per_s: Math.round(sender.jobs_per_s),
@@ -438,6 +448,9 @@ async function main() {
       delivery_with_streams_runs_jobs_per_s: deliveryWithStreams?.runs_jobs_per_s ?? [],
       delivery_with_streams_cpu_ms_per_job: deliveryWithStreams?.cpu_ms_per_job ?? null,
       delivery_stream_events_seen: deliveryWithStreams?.stream_events_seen ?? 0,
+      delivery_cpu_ms_per_job_all: cpuAll,
+      delivery_with_streams_cpu_ms_per_job_all: cpuAllWithStreams,
+      delivery_with_streams_cpu_ceiling: cpuAllWithStreams ? +(cpuAll / cpuAllWithStreams).toFixed(3) : null,
     };
     if (deliveryOnly) {
       process.stdout.write(`${JSON.stringify({ ...deliveryFigures, rss_mb_by_role: peaks })}\n`);
@@ -486,9 +499,13 @@ async function main() {
     log('tracing overhead: ingest and a delivery drain, tracing off and on in turn');
     const tracing = skipTracing ? undefined : await measureTracingOverhead({ quick, databaseUrl: server.url, log: (line) => log(`tracing: ${line}`) });
 
+    const probeEnd = await probeMachine(dbUrl);
     const results = {
       quick,
-      machine: { cores: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion, postgres_source: server.kind },
+      machine: {
+        cores: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: pgVersion, postgres_source: server.kind,
+        probe_start: probeStart, probe_end: probeEnd,
+      },
       ...deliveryFigures,
       stream_fanout_ms_p50: fanout.stream_fanout_ms_p50,
       stream_fanout_ms_p99: fanout.stream_fanout_ms_p99,
@@ -566,11 +583,20 @@ async function main() {
     for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
     const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
     process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
-    if (deliveryWithStreams) process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
+    if (deliveryWithStreams) {
+      process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
+      process.stdout.write(
+        `delivery with stream clients, CPU per job of every process on this machine (ms): ${results.delivery_cpu_ms_per_job_all} without, ${results.delivery_with_streams_cpu_ms_per_job_all} with; ` +
+          `where the drain is CPU-bound, the ratio can reach about ${results.delivery_with_streams_cpu_ceiling}\n`,
+      );
+    }
     process.stdout.write(`page latency, of which the trigger's own answer (ms): p50 ${page.trigger_response_ms_p50}, p99 ${page.trigger_response_ms_p99}\n`);
     process.stdout.write(`ingest CPU per request (ms): service ${ingest.cpu_ms_per_request.service}, PostgreSQL ${ingest.cpu_ms_per_request.postgres}; bare route ${bareIngest.cpu_ms_per_request.service} and ${bareIngest.cpu_ms_per_request.postgres}\n`);
     if (tracing) process.stdout.write(`tracing phase peak RSS (MB): untraced ${tracing.peak_rss_mb.untraced}, traced ${tracing.peak_rss_mb.traced}\n`);
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);
+    const probes = [probeStart, probeEnd];
+    const probeLine = (key: keyof typeof probeEnd) => probes.map((p) => (p ? String(p[key]) : '-')).join(' / ');
+    process.stdout.write(`machine probe, start / end of the run: CPU loop ${probeLine('cpu_loop_ms')} ms, PostgreSQL round trip ${probeLine('pg_round_trip_us')} µs, commit flush ${probeLine('pg_commit_flush_us')} µs\n`);
     process.stdout.write(`machine: ${results.machine.cores} cores, Node ${results.machine.node}, PostgreSQL ${pgVersion} (${server.kind}); ${results.seconds} s; bench/results.json written\n`);
   } finally {
     await db.end().catch(() => {});
