@@ -596,7 +596,7 @@ async function main() {
     if (scale) process.stdout.write(`scale fill: ${scale.fill.seconds} s (${Object.entries(scale.fill.steps).map(([k, v]) => `${k} ${v} s`).join(', ')})\n`);
     const probes = [probeStart, probeEnd];
     const probeLine = (key: keyof typeof probeEnd) => probes.map((p) => (p ? String(p[key]) : '-')).join(' / ');
-    process.stdout.write(`machine probe, start / end of the run: CPU loop ${probeLine('cpu_loop_ms')} ms, PostgreSQL round trip ${probeLine('pg_round_trip_us')} µs, commit flush ${probeLine('pg_commit_flush_us')} µs\n`);
+    process.stdout.write(`machine probe, start / end of the run: CPU loop ${probeLine('cpu_loop_ms')} ms, memory read ${probeLine('memory_chase_ns')} ns, PostgreSQL round trip ${probeLine('pg_round_trip_us')} µs, commit flush ${probeLine('pg_commit_flush_us')} µs\n`);
     process.stdout.write(`machine: ${results.machine.cores} cores, Node ${results.machine.node}, PostgreSQL ${pgVersion} (${server.kind}); ${results.seconds} s; bench/results.json written\n`);
   } finally {
     await db.end().catch(() => {});
