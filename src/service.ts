@@ -31,6 +31,7 @@ import { makeChangeNotifier } from './adapters/postgres/change-notifier.ts';
 import { makeIncidentIntake } from './adapters/postgres/incident-intake.ts';
 import { makeChannelRateLimiter } from './adapters/postgres/channel-rate-limiter.ts';
 import { makeDatabase, makePool, migrateToLatest, type Database } from './adapters/postgres/database.ts';
+import { vacuumSettings, vacuumWarning } from './adapters/postgres/vacuum-check.ts';
 import * as deliveryStore from './adapters/postgres/delivery-store.ts';
 import * as policyStore from './adapters/postgres/escalation-policy-store.ts';
 import * as escalationStore from './adapters/postgres/escalation-store.ts';
@@ -222,6 +223,11 @@ export async function startService(options: { role: ServiceRole; config: Config;
   let providers: ReturnType<typeof makeProviders> | undefined;
   let sweeper: { stop(): void } | undefined;
   if (runsWorkers) {
+    // Said once, by the processes that do the writing: nothing else tells an operator why a
+    // server with autovacuum off gets slower by the day.
+    const vacuum = await vacuumSettings(db).catch(() => undefined);
+    const warning = vacuum && vacuumWarning(vacuum);
+    if (warning) logger.warn({ autovacuum: vacuum.server, autovacuum_off_tables: vacuum.tablesOff }, warning);
     await startMaintenanceWorker({ boss: queue.boss, db, logger, eventRetentionHours: config.EVENT_RETENTION_HOURS });
     // SPEC section 4: nothing accepted is stranded (the sweep), and ended notifications expire.
     sweeper = await startSweepWorker({
