@@ -45,10 +45,12 @@ function memoryChaseNs(): number {
   const random = () => (seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 4_294_967_296;
   for (let i = slots - 1; i > 0; i--) {
     const j = Math.floor(random() * i);
-    [next[i], next[j]] = [next[j]!, next[i]!];
+    const swap = next[i]!;
+    next[i] = next[j]!;
+    next[j] = swap;
   }
   let best = Infinity;
-  const steps = 2_000_000;
+  const steps = 1_000_000;
   for (let round = 0; round < 3; round++) {
     const started = performance.now();
     let at = 0;
