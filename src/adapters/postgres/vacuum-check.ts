@@ -33,13 +33,13 @@ export interface VacuumSettings {
 export async function vacuumSettings(db: Executor): Promise<VacuumSettings> {
   const { rows } = await sql<{ server: string; tables_off: string[] }>`
     select current_setting('autovacuum') as server,
-           coalesce(array(
+           array(
              select c.oid::regclass::text
-             from pg_class c
-             where c.oid = any (array(select to_regclass(t) from unnest(${busyTables}::text[]) as t where to_regclass(t) is not null))
-               and exists (select 1 from unnest(coalesce(c.reloptions, '{}')) as o where lower(o) in ('autovacuum_enabled=false', 'autovacuum_enabled=off', 'autovacuum_enabled=0', 'autovacuum_enabled=no'))
+             from unnest(${busyTables}::text[]) as t
+             join pg_class c on c.oid = to_regclass(t)
+             where exists (select 1 from unnest(c.reloptions) as o where lower(o) in ('autovacuum_enabled=false', 'autovacuum_enabled=off', 'autovacuum_enabled=0', 'autovacuum_enabled=no'))
              order by 1
-           ), '{}') as tables_off`.execute(db);
+           ) as tables_off`.execute(db);
   const row = rows[0]!;
   return { server: row.server === 'on', tablesOff: row.tables_off };
 }
