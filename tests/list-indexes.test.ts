@@ -17,10 +17,11 @@ const ROWS = 60_000;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Kysely<DB>;
 let planOf: ReturnType<typeof queryPlanner>['planOf'];
+let genericPlanOf: ReturnType<typeof queryPlanner>['genericPlanOf'];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  ({ db, planOf } = queryPlanner(database.url));
+  ({ db, planOf, genericPlanOf } = queryPlanner(database.url));
   await sql`
     insert into incidents (title, severity, status, team_id, created_by, created_at)
     select case when i % 1000 = 7 then 'rare incident ' else 'incident ' end || i,
@@ -74,7 +75,10 @@ describe('every documented list filter uses an index (EXPLAIN on 60,000 rows)', 
 
   it.each([
     ['no filter', {}, 'notifications_created_idx'],
-    ['status', { status: 'failed' }, 'notifications_status_created_idx'],
+    ['status', { status: 'failed' }, 'notifications_unsent_status_created_idx'],
+    // `sent` is left out of the status index: sent notifications are most of a real table, and a
+    // third of this one, so the newest-first walk finds a page of them at once.
+    ['status sent', { status: 'sent' }, 'notifications_created_idx'],
     ['channel', { channel: 'sms' }, 'notifications_channel_created_idx'],
     ['priority', { priority: 'high' }, 'notifications_priority_created_idx'],
     ['batch_id', { batch_id: '8d4c8a8e-0000-4000-8000-000000000000' }, 'notifications_batch_idx'],
@@ -82,6 +86,13 @@ describe('every documented list filter uses an index (EXPLAIN on 60,000 rows)', 
     ['to', { to: day }, 'notifications_created_idx'],
   ] as const)('GET /v1/notifications by %s', async (_name, filter, index) => {
     expectIndexed(await planOf(() => listNotifications(readerOf(db), { ...page, ...filter })), 'notifications', index);
+  });
+
+  it('GET /v1/notifications by a rare status uses the index that leaves `sent` out, even in a generic plan', async () => {
+    // The service prepares a statement it runs often, and PostgreSQL may then settle on one plan
+    // for every value of its parameters. The status is written into the statement, so that plan
+    // still knows the status is not `sent`; as a parameter, it could not use the partial index.
+    expectIndexed(await genericPlanOf(() => listNotifications(readerOf(db), { ...page, status: 'failed' })), 'notifications', 'notifications_unsent_status_created_idx');
   });
 
   it('GET /v1/users by email', async () => {

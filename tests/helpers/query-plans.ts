@@ -13,14 +13,15 @@ export interface PlanNode {
 
 const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 
+const literal = (value: unknown): string => {
+  if (value instanceof Date) return `'${value.toISOString()}'::timestamptz`;
+  if (typeof value === 'number') return String(value);
+  return `'${String(value).replaceAll("'", "''")}'`;
+};
+
 /** The query with its parameters written in as literals, so EXPLAIN plans what the store runs. */
 function inline(query: CompiledQuery): string {
-  return query.sql.replace(/\$(\d+)/g, (_, n: string) => {
-    const value = query.parameters[Number(n) - 1];
-    if (value instanceof Date) return `'${value.toISOString()}'::timestamptz`;
-    if (typeof value === 'number') return String(value);
-    return `'${String(value).replaceAll("'", "''")}'`;
-  });
+  return query.sql.replace(/\$(\d+)/g, (_, n: string) => literal(query.parameters[Number(n) - 1]));
 }
 
 /** A handle on the database at `url`, and `planOf(run)`: the plan's nodes of run's first query. */
@@ -38,7 +39,29 @@ export function queryPlanner(url: string) {
     const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>`explain (format json) ${sql.raw(inline(captured[0]!))}`.execute(db);
     return nodes(rows[0]!['QUERY PLAN'][0].Plan);
   }
-  return { db, planOf };
+  /**
+   * The generic plan of run's first query, prepared as the service prepares a statement it runs
+   * again and again (prepared-statements.ts): the plan PostgreSQL may settle on for every value of
+   * its parameters, which knows nothing of them.
+   */
+  async function genericPlanOf(run: () => Promise<unknown>): Promise<PlanNode[]> {
+    captured = [];
+    await run();
+    const query = captured[0]!;
+    return db.connection().execute(async (connection) => {
+      await sql`set plan_cache_mode = force_generic_plan`.execute(connection);
+      await sql`prepare generic_plan_probe as ${sql.raw(query.sql)}`.execute(connection);
+      try {
+        const args = query.parameters.map(literal).join(', ');
+        const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>`explain (format json) execute generic_plan_probe(${sql.raw(args)})`.execute(connection);
+        return nodes(rows[0]!['QUERY PLAN'][0].Plan);
+      } finally {
+        await sql`deallocate generic_plan_probe`.execute(connection);
+        await sql`reset plan_cache_mode`.execute(connection);
+      }
+    });
+  }
+  return { db, planOf, genericPlanOf };
 }
 
 /** One line naming each node, its index and its table: the message of a failed plan assertion. */

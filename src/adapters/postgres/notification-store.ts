@@ -108,7 +108,10 @@ export interface NotificationFilter {
 export async function listNotifications(tx: Tx, filter: NotificationFilter) {
   const db = executor(tx);
   let query = db.selectFrom('notifications').select(notificationColumns);
-  if (filter.status) query = query.where('status', '=', filter.status);
+  // A literal, not a parameter: a prepared statement's generic plan then still knows which status
+  // it reads, and for any but `sent` can use the index that leaves `sent` out
+  // (migrations/2026-11-30T11-00_unsent-status-index.ts). The status is one of six known values.
+  if (filter.status) query = query.where('status', '=', sql.lit(filter.status));
   if (filter.channel) query = query.where('channel', '=', filter.channel);
   if (filter.priority) query = query.where('priority', '=', filter.priority);
   if (filter.batch_id) query = query.where('batch_id', '=', filter.batch_id);
