@@ -108,12 +108,13 @@ export interface NotificationFilter {
 export async function listNotifications(tx: Tx, filter: NotificationFilter) {
   const db = executor(tx);
   let query = db.selectFrom('notifications').select(notificationColumns);
-  // A literal, not a parameter: a prepared statement's generic plan then still knows which status
-  // it reads, and for any but `sent` can use the index that leaves `sent` out
-  // (migrations/2026-11-30T11-00_unsent-status-index.ts). The status is one of six known values.
+  // Status and priority as literals, not parameters: a prepared statement's generic plan then still
+  // knows which value it reads, and for any but `sent` (`normal`) can use the status (priority)
+  // index that leaves that common value out (migrations/2026-11-30T11-00_unsent-status-index.ts,
+  // 2026-11-30T12-00_uncommon-priority-index.ts). Both are among a few known values.
   if (filter.status) query = query.where('status', '=', sql.lit(filter.status));
   if (filter.channel) query = query.where('channel', '=', filter.channel);
-  if (filter.priority) query = query.where('priority', '=', filter.priority);
+  if (filter.priority) query = query.where('priority', '=', sql.lit(filter.priority));
   if (filter.batch_id) query = query.where('batch_id', '=', filter.batch_id);
   if (filter.incident_id) query = query.where('incident_id', '=', filter.incident_id);
   if (filter.from) query = query.where('created_at', '>=', filter.from);
