@@ -107,6 +107,15 @@ const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.met
  * had brought on wrote more than one that did not. Skipped where the bench's role may not
  * checkpoint.
  */
+/** Where PostgreSQL's WAL is now: with walBytesSince, what a phase wrote (the whole server's). */
+async function walPosition(db: pg.Client): Promise<string> {
+  return (await db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+}
+
+async function walBytesSince(db: pg.Client, lsn: string): Promise<number> {
+  return Number((await db.query<{ bytes: string }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text as bytes', [lsn])).rows[0]!.bytes);
+}
+
 async function settleWal(db: pg.Client): Promise<void> {
   await db.query('checkpoint').catch(() => {});
 }
@@ -304,7 +313,7 @@ async function main() {
     // machine a single run of either can land in a busier minute than the other.
     const senderRun = async () => {
       const receiver0 = process.cpuUsage();
-      const run = await runJson<{ jobs_per_s: number; cpu_ms_per_job: { sender: number; postgres: number } }>(['bench/sender-baseline.ts'], {
+      const run = await runJson<{ jobs_per_s: number; cpu_ms_per_job: { sender: number; postgres: number }; wal_bytes_per_job: number }>(['bench/sender-baseline.ts'], {
         DATABASE_URL: dbUrl,
         RECEIVER: receiverUrl,
         JOBS: String(size.backlog),
@@ -356,6 +365,7 @@ async function main() {
         api: watchers ? cpuMsOf(api.child.pid) : 0,
         clients: watchers ? cpuMsOf(watchers.pid) : 0,
       };
+      const wal0 = await walPosition(db);
       let sentAt = 0;
       // Counting rows while the worker drains would cost PostgreSQL (which shares the 2 cores) a
       // scan every poll, so wait for the receiver to have seen them all, then for the statuses.
@@ -377,6 +387,7 @@ async function main() {
         // With stream clients: the API process that fans the feed out, and the clients' process.
         ...(watchers ? { api: per(cpuMsOf(api.child.pid) - cpu0.api), clients: per(cpuMsOf(watchers.pid) - cpu0.clients) } : {}),
       };
+      const walBytesPerJob = Math.round((await walBytesSince(db, wal0)) / size.backlog);
       const drainSeconds = (sentAt - firstArrival) / 1000;
       peak('worker', worker.peakRssMb());
       await worker.stop();
@@ -388,7 +399,7 @@ async function main() {
       await db.query('delete from notifications');
       await db.query(`delete from pgboss.job where name like 'notify-%' and state = 'completed'`);
       await db.query('vacuum analyze');
-      return { seconds: drainSeconds, jobs_per_s: size.backlog / drainSeconds, duplicates: arrivals - size.backlog, cpu_ms_per_job, stream_events_seen: watched?.events ?? 0 };
+      return { seconds: drainSeconds, jobs_per_s: size.backlog / drainSeconds, duplicates: arrivals - size.backlog, cpu_ms_per_job, wal_bytes_per_job: walBytesPerJob, stream_events_seen: watched?.events ?? 0 };
     };
     // With stream clients, two rounds in mirrored order (none, clients; clients, none): on a shared
     // machine the speed drifts between two drains by more than the 5% the target allows (one pair
@@ -406,6 +417,7 @@ async function main() {
         cpu_ms_per_job: Object.fromEntries(keys.map((key) => [key, +(runs.reduce((sum, run) => sum + (run.cpu_ms_per_job[key] ?? 0), 0) / runs.length).toFixed(3)])),
         stream_events_seen: runs.reduce((sum, run) => sum + run.stream_events_seen, 0),
         runs_jobs_per_s: runs.map((run) => Math.round(run.jobs_per_s)),
+        wal_bytes_per_job: Math.round(runs.reduce((sum, run) => sum + run.wal_bytes_per_job, 0) / runs.length),
       };
     };
     const delivery = meanDrain(second ? [first, second] : [first]);
@@ -423,6 +435,7 @@ async function main() {
         postgres: mean(senderBefore.cpu_ms_per_job.postgres, senderAfter.cpu_ms_per_job.postgres),
         receiver: mean(senderBefore.cpu_ms_per_job.receiver, senderAfter.cpu_ms_per_job.receiver),
       },
+      wal_bytes_per_job: Math.round((senderBefore.wal_bytes_per_job + senderAfter.wal_bytes_per_job) / 2),
     };
     // Every process's CPU per delivered job, the stream clients' and the API's included: on a
     // machine whose cores the drain keeps busy, jobs/s goes as the inverse of this, so the ratio
@@ -440,6 +453,11 @@ async function main() {
       delivery_ratio_to_sender: +(delivery.jobs_per_s / sender.jobs_per_s).toFixed(3),
       delivery_ratio_to_baseline: +(delivery.jobs_per_s / baseline.jobs_per_s).toFixed(3),
       delivery_cpu_ms_per_job: delivery.cpu_ms_per_job,
+      // WAL written per job, from the first delivery to the last status: a count, not a time, so
+      // it reads the same however busy the machine is, and tells what a change to the statements
+      // costs PostgreSQL where the throughput's noise (5-20% between drains here) hides it.
+      sender_baseline_wal_bytes_per_job: sender.wal_bytes_per_job,
+      delivery_wal_bytes_per_job: delivery.wal_bytes_per_job,
       delivery_duplicates: delivery.duplicates + (deliveryWithStreams?.duplicates ?? 0),
       delivery_stream_clients: streamClients,
       delivery_with_streams_jobs_per_s: deliveryWithStreams ? Math.round(deliveryWithStreams.jobs_per_s) : null,
@@ -584,6 +602,7 @@ async function main() {
     for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
     const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
     process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
+    process.stdout.write(`delivery WAL per job (bytes): ${delivery.wal_bytes_per_job}; sender baseline ${sender.wal_bytes_per_job}\n`);
     if (deliveryWithStreams) {
       process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
       process.stdout.write(

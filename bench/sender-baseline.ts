@@ -5,6 +5,7 @@
 // no attempts, no rate limit, no circuit breaker. A backlog is inserted first, then drained; the
 // drain rate is the figure. Env: DATABASE_URL, RECEIVER (a URL), JOBS, BATCH_SIZE, CONCURRENCY.
 import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { Agent, request } from 'undici';
 import { postgresCpuMs } from './cpu.ts';
@@ -39,14 +40,12 @@ for (let i = 0; i < jobs; i += 1000) {
 }
 
 // As bench/run.ts does before each of Tocsin's drains (settleWal): the drain starts just after a
-// checkpoint, wherever the previous phases left PostgreSQL's checkpoint cycle.
-{
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL! });
-  await client.connect();
-  await client.query('checkpoint').catch(() => {});
-  await client.end();
-}
+// checkpoint, wherever the previous phases left PostgreSQL's checkpoint cycle. The same client
+// reads the WAL position at the start and the end of the drain (bench/run.ts's WAL per job).
+const walClient = new pg.Client({ connectionString: process.env.DATABASE_URL! });
+await walClient.connect();
+await walClient.query('checkpoint').catch(() => {});
+const walPosition = async () => (await walClient.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
 
 async function send(payload: Payload): Promise<void> {
   const body = JSON.stringify({ type: 'notification', ...payload });
@@ -66,7 +65,9 @@ let done = 0;
 const started = performance.now();
 // What the drain costs in CPU, this process's and PostgreSQL's (the inserts above are not counted).
 const cpu0 = { self: process.cpuUsage(), postgres: postgresCpuMs() };
+const wal0 = await walPosition();
 let cpuAtEnd: { self: NodeJS.CpuUsage; postgres: number } | undefined;
+let walAtEnd: Promise<string> | undefined;
 const finished = new Promise<number>((resolve) => {
   void boss.work<Payload>(
     queue,
@@ -77,21 +78,20 @@ const finished = new Promise<number>((resolve) => {
       done += batch.length;
       if (done >= jobs && !cpuAtEnd) {
         cpuAtEnd = { self: process.cpuUsage(cpu0.self), postgres: postgresCpuMs() - cpu0.postgres };
+        walAtEnd = walPosition();
         resolve(performance.now());
       }
     },
   );
 });
 const ended = await finished;
+const walBytes = Number(
+  (await walClient.query<{ bytes: string }>('select pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text as bytes', [await walAtEnd!, wal0])).rows[0]!.bytes,
+);
 await boss.stop({ graceful: true, timeout: 10_000 });
 await agent.close();
-{
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL! });
-  await client.connect();
-  await client.query(`drop schema if exists ${schema} cascade`);
-  await client.end();
-}
+await walClient.query(`drop schema if exists ${schema} cascade`);
+await walClient.end();
 const per = (ms: number) => +(ms / jobs).toFixed(3);
 const cpu_ms_per_job = { sender: per((cpuAtEnd!.self.user + cpuAtEnd!.self.system) / 1000), postgres: per(cpuAtEnd!.postgres) };
-process.stdout.write(`${JSON.stringify({ jobs, seconds: (ended - started) / 1000, jobs_per_s: jobs / ((ended - started) / 1000), cpu_ms_per_job })}\n`);
+process.stdout.write(`${JSON.stringify({ jobs, seconds: (ended - started) / 1000, jobs_per_s: jobs / ((ended - started) / 1000), cpu_ms_per_job, wal_bytes_per_job: Math.round(walBytes / jobs) })}\n`);
