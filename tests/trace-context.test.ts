@@ -7,7 +7,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { injectTraceContext, jobTrace, withClientSpan, withConsumerSpan, withJobPublishSpan, withJobSpan, withPublishSpan, type TraceCarrier } from '../src/adapters/telemetry/trace-context.ts';
 import { setActiveTracing, shutdownTracing } from '../src/adapters/telemetry/tracing-state.ts';
-import { clientUrlAttributes } from '../src/adapters/telemetry/span-urls.ts';
+import { clientUrlAttributes, isUntracedPath } from '../src/adapters/telemetry/span-urls.ts';
 
 const someCarrier: TraceCarrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 
@@ -186,5 +186,16 @@ describe("a provider call's URL attributes", () => {
     expect(clientUrlAttributes('http://[::1]:8080/hook')).toMatchObject({ 'server.address': '::1', 'server.port': 8080, 'url.full': 'http://[::1]:8080/[redacted]' });
     expect(clientUrlAttributes('http://example.com/')).toMatchObject({ 'url.full': 'http://example.com/', 'server.port': 80 });
     expect(clientUrlAttributes('not a url')).toEqual({});
+  });
+});
+
+describe('which requests are not traced (SPEC section 12)', () => {
+  it('the probes and the stream connections, with or without a query string; nothing that only begins like them', () => {
+    for (const url of ['/health', '/ready', '/metrics', '/health?x=1', '/v1/stream', '/v1/stream?types=incident.created', '/v1/ws', '/v1/ws?ticket=t', '/v1/stream/x']) {
+      expect(isUntracedPath(url), url).toBe(true);
+    }
+    for (const url of ['/', '/healthz', '/metrics/x', '/v1/streams', '/v1/stream-tickets', '/v1/wsx', '/v1/incidents', '/v1/incidents?q=/v1/stream', '/x/v1/stream', 'health']) {
+      expect(isUntracedPath(url), url).toBe(false);
+    }
   });
 });

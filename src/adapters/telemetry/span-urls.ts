@@ -2,14 +2,16 @@
 // What never becomes a span, and what a span must not carry (SPEC section 12, and section 2's
 // "logs never hold a secret", which holds for traces shipped to a collector too).
 
-const probes = new Set(['/health', '/ready', '/metrics']);
-// Long-lived connections: a span that lasts as long as the connection tells nothing.
-const streams = ['/v1/stream', '/v1/ws'];
+// The probes, and the long-lived stream connections (a span that lasts as long as the connection
+// tells nothing), each with an optional query string; a stream path may go on after a slash. One
+// anchored expression decides most URLs at their fifth character, with nothing allocated: it runs
+// for every traced request (twice), where splitting the URL and building the prefixes cost about
+// 1 us a request.
+const untraced = /^\/(?:health|ready|metrics|v1\/(?:stream|ws)(?:\/[^?]*)?)(?:\?|$)/;
 
 /** Probes and stream connections are not traced; `url` may carry a query string. */
 export function isUntracedPath(url: string): boolean {
-  const path = url.split('?', 1)[0]!;
-  return probes.has(path) || streams.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+  return untraced.test(url);
 }
 
 // The intake keys that authenticate a monitoring tool ride in the URL (SPEC section 6), and so
