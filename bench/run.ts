@@ -452,6 +452,10 @@ async function main() {
       delivery_jobs_per_s: Math.round(delivery.jobs_per_s),
       delivery_ratio_to_sender: +(delivery.jobs_per_s / sender.jobs_per_s).toFixed(3),
       delivery_ratio_to_baseline: +(delivery.jobs_per_s / baseline.jobs_per_s).toFixed(3),
+      // The same ratio from CPU per job summed over the processes (sender's over delivery's): on
+      // two cores that both drains keep busy, throughput goes as its inverse, and it drifts less
+      // than one drain's jobs/s (tracing_overhead reports its ratios by CPU alike).
+      delivery_ratio_to_sender_by_cpu: +(sum(sender.cpu_ms_per_job) / cpuAll).toFixed(3),
       delivery_cpu_ms_per_job: delivery.cpu_ms_per_job,
       // WAL written per job, from the first delivery to the last status: a count, not a time, so
       // it reads the same however busy the machine is, and tells what a change to the statements
@@ -601,7 +605,10 @@ async function main() {
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}\n`);
     const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
-    process.stdout.write(`delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}\n`);
+    process.stdout.write(
+      `delivery CPU per job (ms): ${cpuLine(delivery.cpu_ms_per_job)}; sender baseline ${cpuLine(sender.cpu_ms_per_job)}; ` +
+        `delivery / sender by CPU ${results.delivery_ratio_to_sender_by_cpu}\n`,
+    );
     process.stdout.write(`delivery WAL per job (bytes): ${delivery.wal_bytes_per_job}; sender baseline ${sender.wal_bytes_per_job}\n`);
     if (deliveryWithStreams) {
       process.stdout.write(`delivery CPU per job with ${streamClients} stream clients (ms): ${cpuLine(deliveryWithStreams.cpu_ms_per_job)}\n`);
