@@ -150,8 +150,10 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     // event of the socket, which runs outside the span unless something carries the context
     // across (Fastify's content-type parser does; tracing-sdk.ts's requestHook no longer binds
     // the stream). A small body read with the headers would not show it. Node 22 (package.json's
-    // engines) propagates async context without AsyncContextFrame: --no-async-context-frame.
-    const node22 = await startTocsin({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, ['--no-async-context-frame']);
+    // engines) propagates async context without AsyncContextFrame: --no-async-context-frame on
+    // Node 24, where the frame is the default (Node 22 knows no such flag, and has no frame).
+    const withoutFrame = Number(process.versions.node.split('.')[0]) >= 24 ? ['--no-async-context-frame'] : [];
+    const node22 = await startTocsin({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, withoutFrame);
     try {
       await bodyInParts(tocsin);
       await bodyInParts(node22);
