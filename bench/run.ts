@@ -107,6 +107,10 @@ const nodeFlags = (JSON.parse(readFileSync(new URL('../package.json', import.met
  * had brought on wrote more than one that did not. Skipped where the bench's role may not
  * checkpoint.
  */
+async function settleWal(db: pg.Client): Promise<void> {
+  await db.query('checkpoint').catch(() => {});
+}
+
 /** Where PostgreSQL's WAL is now: with walBytesSince, what a phase wrote (the whole server's). */
 async function walPosition(db: pg.Client): Promise<string> {
   return (await db.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
@@ -114,10 +118,6 @@ async function walPosition(db: pg.Client): Promise<string> {
 
 async function walBytesSince(db: pg.Client, lsn: string): Promise<number> {
   return Number((await db.query<{ bytes: string }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text as bytes', [lsn])).rows[0]!.bytes);
-}
-
-async function settleWal(db: pg.Client): Promise<void> {
-  await db.query('checkpoint').catch(() => {});
 }
 
 async function startTocsin(role: 'all' | 'api' | 'worker', dbUrl: string): Promise<Service> {

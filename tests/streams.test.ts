@@ -2,6 +2,7 @@ import net from 'node:net';
 import { sql } from 'kysely';
 import { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newestChangeId } from '../src/adapters/postgres/change-store.ts';
 import { makeDatabase, makePool, type Database } from '../src/adapters/postgres/database.ts';
 import { killAllServices, startServiceProcess, type ServiceProcess } from './helpers/service-process.ts';
 import { makeFeedWriter, metricValue, runWriterProcess } from './helpers/stream-feed.ts';
@@ -131,8 +132,7 @@ describe('streams across processes', () => {
     // A client without Last-Event-ID goes live from where B's reader is, which may still be behind
     // the previous test's last change (awaited on process A only): such an event, committed before
     // this test, may reach the fast client too. (A CI run saw 101 events for 100 appended.)
-    const { rows } = await sql<{ newest: string }>`select coalesce(max(id), 0)::text as newest from changes`.execute(db);
-    const earlier = Number(rows[0]!.newest);
+    const earlier = await newestChangeId(db);
     const fast = await sse(b.base);
     // A raw connection that sends its request and then never reads.
     const slow = net.connect(Number(new URL(b.base).port), '127.0.0.1');
