@@ -161,99 +161,127 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
  */
 function send(agent: Dispatcher, url: string, method: 'POST', headers: Record<string, string>, body: string): Promise<DeliveryResult> {
   return new Promise<DeliveryResult>((resolve) => {
-    let settled = false;
-    const settle = (result: DeliveryResult) => {
-      if (settled) return;
-      settled = true;
-      resolve(result);
-    };
-    let controller: Dispatcher.DispatchController | undefined;
-    let timedOut = false;
-    let status = 0;
-    let location: string | undefined;
-    let retryAfter: string | undefined;
-    const kept: Buffer[] = [];
-    let keptBytes = 0;
-    let read = 0;
-
-    // What an answer other than a 2xx says, read whole or `cut` short.
-    const answered = (cut?: string): DeliveryResult => {
-      const excerpt = Buffer.concat(kept, keptBytes);
-      if (status >= 300 && status < 400) {
-        // Following a redirect would send the notification somewhere nobody configured (and could
-        // reach a private address the SSRF guard never checked), so a 3xx fails like a 4xx.
-        const where = sanitizeExcerpt(location ?? '(no Location header)', 512);
-        return { ok: false, permanent: true, status_code: status, error: `HTTP ${status}: redirect to ${where} not followed (redirects are refused)` };
-      }
-      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter) : undefined;
-      return {
-        ok: false,
-        permanent: isPermanentHttpStatus(status),
-        status_code: status,
-        error: describeAnswer(`HTTP ${status}${cut ? ` [answer cut: ${cut}]` : ''}`, excerpt),
-        ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }),
-      };
-    };
-    const failed = (error: Error): DeliveryResult => {
-      const cause = (error as { cause?: unknown }).cause;
-      if (error instanceof PrivateTargetError || cause instanceof PrivateTargetError) {
-        return { ok: false, permanent: true, error: (cause instanceof PrivateTargetError ? cause : error).message };
-      }
-      if (timedOut) return { ok: false, permanent: false, error: NO_ANSWER };
-      const code = (error as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
-      return { ok: false, permanent: false, error: sanitizeExcerpt(`${code ? `${code}: ` : ''}${error.message}`) };
-    };
-
-    const deadline = setTimeout(() => {
-      timedOut = true;
-      if (status === 0) settle({ ok: false, permanent: false, error: NO_ANSWER });
-      else settle(answered(`body not finished within ${TIMEOUT_MS / 1000} s`));
-      // Still waiting for a connection, the request is aborted as soon as it gets one.
-      controller?.abort(timeoutError());
-    }, TIMEOUT_MS);
-    deadline.unref();
-
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (timedOut) c.abort(timeoutError());
-      },
-      onResponseStart(_c, statusCode, responseHeaders) {
-        if (statusCode < 200) return; // 1xx: informational, the answer follows
-        status = statusCode;
-        if (status < 300) return settle({ ok: true, status_code: status });
-        location = first(responseHeaders.location as string | string[] | undefined);
-        retryAfter = first(responseHeaders['retry-after'] as string | string[] | undefined);
-      },
-      onResponseData(c, chunk) {
-        if (status >= 300 && keptBytes < KEEP_BYTES) {
-          const part = chunk.subarray(0, KEEP_BYTES - keptBytes);
-          kept.push(part);
-          keptBytes += part.length;
-        }
-        read += chunk.length;
-        if (read > BODY_READ_LIMIT) {
-          if (status >= 300) settle(answered(`longer than ${BODY_READ_LIMIT} bytes`));
-          c.abort(new Error(`answer longer than ${BODY_READ_LIMIT} bytes`));
-        }
-      },
-      onResponseEnd() {
-        clearTimeout(deadline);
-        settle(answered());
-      },
-      onResponseError(_c, error) {
-        clearTimeout(deadline);
-        // Reset or aborted mid-body: what arrived of the answer is still worth keeping.
-        settle(status === 0 ? failed(error) : answered('the connection closed before its end'));
-      },
-    };
+    const exchange = new Exchange(resolve);
     try {
       const { origin, path } = targetOf(url);
-      agent.dispatch({ origin, path, method, headers, body }, handler);
+      agent.dispatch({ origin, path, method, headers, body }, exchange);
     } catch (error) {
       // Arguments undici refuses (a header value with a newline, a URL that is not one).
-      clearTimeout(deadline);
-      settle(failed(error as Error));
+      exchange.end(failed(error as Error, false));
     }
   });
+}
+
+function onDeadline(exchange: Exchange): void {
+  exchange.timedOut = true;
+  if (exchange.status === 0) exchange.settle({ ok: false, permanent: false, error: NO_ANSWER });
+  else exchange.settle(exchange.answered(`body not finished within ${TIMEOUT_MS / 1000} s`));
+  // Still waiting for a connection, the request is aborted as soon as it gets one.
+  exchange.controller?.abort(timeoutError());
+}
+
+/** Why an exchange ended without an answer. */
+function failed(error: Error, timedOut: boolean): DeliveryResult {
+  const cause = (error as { cause?: unknown }).cause;
+  if (error instanceof PrivateTargetError || cause instanceof PrivateTargetError) {
+    return { ok: false, permanent: true, error: (cause instanceof PrivateTargetError ? cause : error).message };
+  }
+  if (timedOut) return { ok: false, permanent: false, error: NO_ANSWER };
+  const code = (error as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
+  return { ok: false, permanent: false, error: sanitizeExcerpt(`${code ? `${code}: ` : ''}${error.message}`) };
+}
+
+/**
+ * One delivery's handler of undici's dispatch, and its state. A class, not a dozen closures per
+ * request: a delivering worker makes thousands of these a second, and what each allocates is the
+ * garbage collector's work.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined;
+  timedOut = false;
+  status = 0;
+  private settled = false;
+  private location: string | undefined;
+  private retryAfter: string | undefined;
+  private kept: Buffer[] | undefined;
+  private keptBytes = 0;
+  private read = 0;
+  private readonly deadline: NodeJS.Timeout;
+  private readonly resolve: (result: DeliveryResult) => void;
+
+  constructor(resolve: (result: DeliveryResult) => void) {
+    this.resolve = resolve;
+    this.deadline = setTimeout(onDeadline, TIMEOUT_MS, this);
+    this.deadline.unref();
+  }
+
+  settle(result: DeliveryResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(result);
+  }
+
+  /** Clears the deadline and settles with `result`: the exchange is over. */
+  end(result: DeliveryResult): void {
+    clearTimeout(this.deadline);
+    this.settle(result);
+  }
+
+  /** What an answer other than a 2xx says, read whole or `cut` short. */
+  answered(cut?: string): DeliveryResult {
+    const status = this.status;
+    const excerpt = Buffer.concat(this.kept ?? [], this.keptBytes);
+    if (status >= 300 && status < 400) {
+      // Following a redirect would send the notification somewhere nobody configured (and could
+      // reach a private address the SSRF guard never checked), so a 3xx fails like a 4xx.
+      const where = sanitizeExcerpt(this.location ?? '(no Location header)', 512);
+      return { ok: false, permanent: true, status_code: status, error: `HTTP ${status}: redirect to ${where} not followed (redirects are refused)` };
+    }
+    const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(this.retryAfter) : undefined;
+    return {
+      ok: false,
+      permanent: isPermanentHttpStatus(status),
+      status_code: status,
+      error: describeAnswer(`HTTP ${status}${cut ? ` [answer cut: ${cut}]` : ''}`, excerpt),
+      ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }),
+    };
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.timedOut) controller.abort(timeoutError());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx: informational, the answer follows
+    this.status = statusCode;
+    if (statusCode < 300) return this.settle({ ok: true, status_code: statusCode });
+    this.location = first(headers.location);
+    this.retryAfter = first(headers['retry-after']);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.status >= 300 && this.keptBytes < KEEP_BYTES) {
+      const part = chunk.subarray(0, KEEP_BYTES - this.keptBytes);
+      (this.kept ??= []).push(part);
+      this.keptBytes += part.length;
+    }
+    this.read += chunk.length;
+    if (this.read > BODY_READ_LIMIT) {
+      if (this.status >= 300) this.settle(this.answered(`longer than ${BODY_READ_LIMIT} bytes`));
+      controller.abort(new Error(`answer longer than ${BODY_READ_LIMIT} bytes`));
+    }
+  }
+
+  onResponseEnd(): void {
+    clearTimeout(this.deadline);
+    // A 2xx settled at its status line; only another answer is read for its excerpt.
+    if (!this.settled) this.settle(this.answered());
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    // Reset or aborted mid-body: what arrived of the answer is still worth keeping.
+    clearTimeout(this.deadline);
+    if (!this.settled) this.settle(this.status === 0 ? failed(error, this.timedOut) : this.answered('the connection closed before its end'));
+  }
 }
