@@ -32,14 +32,20 @@ export function makeProviders(config: ProviderConfig, db: Database): Providers &
   // provider URLs (SMS, push) are trusted configuration.
   const guarded = makeAgent({ allowPrivate: config.ALLOW_PRIVATE_TARGETS });
   const trusted = makeAgent({ allowPrivate: true });
-  // The signing secret is read (or generated) once per process. A lookup that failed (the database
-  // was down) is forgotten, so the next delivery asks again instead of failing until a restart.
+  // The signing secret is read (or generated) once per process, and given as a string once known.
+  // A lookup that failed (the database was down) is forgotten, so the next delivery asks again
+  // instead of failing until a restart.
+  let known: string | undefined;
   let secret: Promise<string> | undefined;
   const signingSecret = () =>
-    (secret ??= webhookSigningSecret(db, config.WEBHOOK_SIGNING_SECRET).catch((error: unknown) => {
-      secret = undefined;
-      throw error;
-    }));
+    known ??
+    (secret ??= webhookSigningSecret(db, config.WEBHOOK_SIGNING_SECRET).then(
+      (value) => (known = value),
+      (error: unknown) => {
+        secret = undefined;
+        throw error;
+      },
+    ));
   const providers = {
     webhook: makeWebhookProvider({ agent: guarded, secret: signingSecret }),
     slack: makeSlackProvider({ agent: guarded }),

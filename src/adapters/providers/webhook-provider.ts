@@ -32,22 +32,30 @@ export function webhookBody(message: OutgoingMessage): string {
   });
 }
 
-export function makeWebhookProvider(deps: { agent: Dispatcher; secret: () => Promise<string> }): Provider {
+/**
+ * `secret` gives the signing secret, or a promise of it until it is known (it is read from the
+ * database once per process): once known, a delivery waits for nothing before its request.
+ */
+export function makeWebhookProvider(deps: { agent: Dispatcher; secret: () => string | Promise<string> }): Provider {
+  const post = (message: OutgoingMessage, secret: string) => {
+    const body = webhookBody(message);
+    const timestamp = Math.floor(Date.now() / 1000);
+    return deliverHttp(deps.agent, message.recipient, {
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Tocsin-Webhooks/1',
+        'webhook-id': message.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': signWebhook(secret, message.id, timestamp, body),
+      },
+      body,
+    });
+  };
   return {
     breakerKey: (message) => `webhook:${hostOf(message.recipient)}`,
-    async deliver(message) {
-      const body = webhookBody(message);
-      const timestamp = Math.floor(Date.now() / 1000);
-      return deliverHttp(deps.agent, message.recipient, {
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Tocsin-Webhooks/1',
-          'webhook-id': message.id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signWebhook(await deps.secret(), message.id, timestamp, body),
-        },
-        body,
-      });
+    deliver(message) {
+      const secret = deps.secret();
+      return typeof secret === 'string' ? post(message, secret) : secret.then((known) => post(message, known));
     },
   };
 }

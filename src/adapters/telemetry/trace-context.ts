@@ -186,9 +186,10 @@ export interface HttpCallOutcome {
  * against 1.0 without it (bench/tracing-cost.ts, 5 rounds each): it follows every request
  * through undici's diagnostics channels and builds its attributes from the parsed URL each time,
  * where this span is made once per call from a cached, already redacted URL (the provider's URL
- * keeps only its origin: span-urls.ts). With tracing off, `call` gets the headers as they are.
+ * keeps only its origin: span-urls.ts). With tracing off, `call` gets the headers as they are, and
+ * its promise is returned as it is (an async function would wrap it in one more, for every delivery).
  */
-export async function withHttpClientSpan<T extends HttpCallOutcome>(
+export function withHttpClientSpan<T extends HttpCallOutcome>(
   method: string,
   url: string,
   headers: Record<string, string>,
