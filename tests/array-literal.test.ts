@@ -57,6 +57,14 @@ describe('array literals for the worker statements', () => {
     expect(back.map((d) => d?.toISOString() ?? null)).toEqual(instants.map((d) => d?.toISOString() ?? null));
   });
 
+  it('carry a Date repeated among others (formatted once) as each of its places says', async () => {
+    // timestampArray formats a run of the same Date once: every element must still be its own.
+    const shared = new Date('2026-11-30T20:00:00.001Z');
+    const instants = [shared, shared, null, new Date('2026-11-30T20:00:00.002Z'), shared, new Date(shared.getTime()), null, shared];
+    const back = await roundTrip<Date | null>(timestampArray(instants), 'timestamptz');
+    expect(back.map((d) => d?.toISOString() ?? null)).toEqual(instants.map((d) => d?.toISOString() ?? null));
+  });
+
   it('refuse what is not an integer rather than send something else', () => {
     expect(() => intArray([1.5])).toThrow(TypeError);
     expect(() => intArray([Number.NaN])).toThrow(TypeError);

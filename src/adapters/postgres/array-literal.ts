@@ -30,7 +30,21 @@ export function intArray(values: readonly (number | null)[]): string {
     .join(',')}}`;
 }
 
-/** timestamptz[], in UTC (ISO 8601, which PostgreSQL reads whatever the session's time zone). */
+/**
+ * timestamptz[], in UTC (ISO 8601, which PostgreSQL reads whatever the session's time zone). A
+ * batch's outcomes share one Date (the moment they were decided), formatted once.
+ */
 export function timestampArray(values: readonly (Date | null)[]): string {
-  return `{${values.map((value) => (value === null ? 'NULL' : value.toISOString())).join(',')}}`;
+  let last: Date | undefined;
+  let text = '';
+  return `{${values
+    .map((value) => {
+      if (value === null) return 'NULL';
+      if (value !== last) {
+        last = value;
+        text = value.toISOString();
+      }
+      return text;
+    })
+    .join(',')}}`;
 }

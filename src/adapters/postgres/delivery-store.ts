@@ -72,7 +72,9 @@ export async function claimForSending(
   const rows = notingChange(tx, await claimStatement(executor(tx), channel, textArray(jobs.map((j) => j.notification_id)), textArray(jobs.map((j) => j.job_id))));
   const first = rows[0];
   const window = first && first.window_used !== null ? { used: first.window_used, ms_left: first.window_ms_left! } : null;
-  return { claimed: rows.map(({ newest_change: _, window_used: _u, window_ms_left: _m, ...row }) => row as ClaimedNotification), window };
+  // The rows go on as they are: nothing reads the three columns a claimed notification carries
+  // besides its own, and a copy without them was 200 objects a batch for the garbage collector.
+  return { claimed: rows, window };
 }
 
 // The batch goes once, as columns (array literals: see array-literal.ts), and both the attempts'
