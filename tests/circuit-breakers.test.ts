@@ -11,9 +11,9 @@ const transient: DeliveryResult = { ok: false, permanent: false, status_code: 50
 const permanent: DeliveryResult = { ok: false, permanent: true, status_code: 400, error: 'HTTP 400' };
 const sent: DeliveryResult = { ok: true, status_code: 200 };
 
-function setup() {
+function setup(maxTracked?: number) {
   let clock = 1_000_000;
-  const breakers = makeCircuitBreakers({ halfOpenAfterMs: HALF_OPEN_MS, now: () => clock });
+  const breakers = makeCircuitBreakers({ halfOpenAfterMs: HALF_OPEN_MS, now: () => clock, ...(maxTracked ? { maxTracked } : {}) });
   let calls = 0;
   const call = (key: string, result: DeliveryResult) =>
     breakers.run(key, async () => {
@@ -99,5 +99,31 @@ describe('circuit breakers', () => {
     advance(HALF_OPEN_MS);
     await expect(thrower()).rejects.toThrow('bug');
     expect(await call('a', sent)).toEqual(sent);
+  });
+
+  it('remember only destinations with failures, and at most maxTracked of them, the oldest forgotten first', async () => {
+    const { breakers, call } = setup(3);
+    // Healthy destinations leave nothing behind.
+    for (const key of ['a', 'b', 'c', 'd']) await call(key, sent);
+    expect(breakers.tracked()).toBe(0);
+    // A failure is remembered until an answer that is not one.
+    await call('a', transient);
+    expect(breakers.tracked()).toBe(1);
+    await call('a', permanent);
+    expect(breakers.tracked()).toBe(0);
+    // An open breaker, then three other failing destinations: the open one, the oldest, is
+    // forgotten, and its next delivery goes (and counts from one again).
+    for (let i = 0; i < 5; i += 1) await call('a', transient);
+    expect(await call('a', sent)).toMatchObject({ open: true });
+    for (const key of ['b', 'c', 'd']) await call(key, transient);
+    expect(breakers.tracked()).toBe(3);
+    expect(await call('a', sent)).toEqual(sent);
+    // A probe's success forgets its destination.
+    const { breakers: other, call: callOther, advance } = setup();
+    for (let i = 0; i < 5; i += 1) await callOther('x', transient);
+    advance(HALF_OPEN_MS);
+    expect(await callOther('x', sent)).toEqual(sent);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(other.tracked()).toBe(0);
   });
 });

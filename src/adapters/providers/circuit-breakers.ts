@@ -27,16 +27,46 @@ interface Breaker {
  * state machine of a consecutive-failure breaker is the few lines below, and the closed path, on
  * which every delivery goes, is one `then`.
  */
-export function makeCircuitBreakers(options: { halfOpenAfterMs: number; threshold?: number; now?: () => number }): CircuitBreakers {
+export function makeCircuitBreakers(options: {
+  halfOpenAfterMs: number;
+  threshold?: number;
+  now?: () => number;
+  /** How many keys with failures are remembered at most (default 10,000): the oldest goes first. */
+  maxTracked?: number;
+}): CircuitBreakers & { tracked(): number } {
   const threshold = options.threshold ?? 5;
   const now = options.now ?? Date.now;
+  const maxTracked = options.maxTracked ?? 10_000;
+  // Only keys with something to remember (failures in a row, open, a probe in flight) have an
+  // entry: a healthy destination costs nothing, and customers choose the webhook hosts, so the
+  // map is bounded too. Forgetting an open breaker only means its next delivery goes and is
+  // counted afresh.
   const breakers = new Map<string, Breaker>();
+  const track = (key: string): Breaker => {
+    let breaker = breakers.get(key);
+    if (!breaker) {
+      if (breakers.size >= maxTracked) breakers.delete(breakers.keys().next().value!);
+      breakers.set(key, (breaker = { failures: 0, openedAt: 0 }));
+    }
+    return breaker;
+  };
+  const forgetIfClosed = (key: string, breaker: Breaker) => {
+    if (breaker.failures === 0 && breaker.openedAt === 0 && !breaker.probe && breakers.get(key) === breaker) breakers.delete(key);
+  };
 
   // An answer to a delivery that went while the breaker was closed only counts; the breaker
   // opens, and closes again, on the answers of the probes alone (as cockatiel's did).
-  const answered = (breaker: Breaker, result: DeliveryResult): DeliveryResult => {
-    if (result.ok || result.permanent) breaker.failures = 0;
-    else if (++breaker.failures >= threshold) breaker.openedAt = now();
+  const answered = (key: string, result: DeliveryResult): DeliveryResult => {
+    if (result.ok || result.permanent) {
+      const breaker = breakers.get(key);
+      if (breaker) {
+        breaker.failures = 0;
+        forgetIfClosed(key, breaker);
+      }
+    } else {
+      const breaker = track(key);
+      if (++breaker.failures >= threshold) breaker.openedAt = now();
+    }
     return result;
   };
   const probed = (breaker: Breaker, result: DeliveryResult): DeliveryResult => {
@@ -50,29 +80,28 @@ export function makeCircuitBreakers(options: { halfOpenAfterMs: number; threshol
   };
 
   function run(key: string, attempt: () => Promise<DeliveryResult>): Promise<Outcome> {
-    let breaker = breakers.get(key);
-    if (!breaker) breakers.set(key, (breaker = { failures: 0, openedAt: 0 }));
-    const current = breaker;
-    if (current.probe) return current.probe.then(() => run(key, attempt));
-    if (current.openedAt === 0) return attempt().then((result) => answered(current, result));
+    const breaker = breakers.get(key);
+    if (!breaker || (breaker.openedAt === 0 && !breaker.probe)) return attempt().then((result) => answered(key, result));
+    if (breaker.probe) return breaker.probe.then(() => run(key, attempt));
 
-    const retryInMs = current.openedAt + options.halfOpenAfterMs - now();
+    const retryInMs = breaker.openedAt + options.halfOpenAfterMs - now();
     if (retryInMs > 0) return Promise.resolve({ open: true, retry_in_ms: Math.max(retryInMs, 100) });
     // Half-open: this delivery is the probe. One that throws (a bug, not an answer) closes the
     // breaker, as with cockatiel: nothing says the provider is down.
     const probe = attempt().then(
-      (result) => probed(current, result),
+      (result) => probed(breaker, result),
       (error: unknown) => {
-        probed(current, { ok: true });
+        probed(breaker, { ok: true });
         throw error;
       },
     );
     const settled = () => {
-      current.probe = undefined;
+      breaker.probe = undefined;
+      forgetIfClosed(key, breaker);
     };
-    current.probe = probe.then(settled, settled);
+    breaker.probe = probe.then(settled, settled);
     return probe;
   }
 
-  return { run };
+  return { run, tracked: () => breakers.size };
 }
