@@ -179,21 +179,6 @@ export interface HttpCallOutcome {
   error?: string;
 }
 
-// The attributes of a provider call's span, per method and URL: the same few objects for every
-// delivery to a URL (the span copies them into its own).
-const clientSpanAttributes = new Map<string, Map<string, Attributes>>();
-function clientAttributes(method: string, url: string): Attributes {
-  let byUrl = clientSpanAttributes.get(method);
-  if (!byUrl) clientSpanAttributes.set(method, (byUrl = new Map()));
-  let attributes = byUrl.get(url);
-  if (!attributes) {
-    // Bounded, because customers choose the URLs (as clientUrlAttributes' own cache is).
-    if (byUrl.size >= 1000) byUrl.clear();
-    byUrl.set(url, (attributes = { 'http.request.method': method, ...clientUrlAttributes(url) }));
-  }
-  return attributes;
-}
-
 /**
  * The CLIENT span of a provider's HTTP call (SPEC section 12), and the request headers with its
  * W3C context added (`traceparent`), which `call` sends. Written here rather than by
@@ -215,7 +200,9 @@ export function withHttpClientSpan<T extends HttpCallOutcome>(
   const tracing = activeTracing();
   if (!tracing) return call(headers);
   const { api } = tracing;
-  const span = api.trace.getTracer(tracerName).startSpan(method, { kind: api.SpanKind.CLIENT, attributes: clientAttributes(method, url) });
+  // The URL's attributes are one cached object per URL (the span copies them into its own).
+  const span = api.trace.getTracer(tracerName).startSpan(method, { kind: api.SpanKind.CLIENT, attributes: clientUrlAttributes(url) });
+  span.setAttribute('http.request.method', method);
   // An unsampled span still passes its context on (flags 00), so the receiver's trace continues.
   api.propagation.inject(api.trace.setSpan(api.context.active(), span), headers);
   // The span is not made active around the call: nothing inside it (undici, which no
