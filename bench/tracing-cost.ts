@@ -7,8 +7,10 @@
 // receiver that reads and discards it). The machine is shared, so the variants alternate within
 // each round (off, on, then on, off) and every ratio is the median of the rounds' own ratios.
 //
-// Standalone: `node bench/tracing-cost.ts [--quick] [--startup-rounds=N]` with DATABASE_URL or
-// TEST_DATABASE_URL naming a PostgreSQL server (a database of its own is created and dropped).
+// Standalone: `node bench/tracing-cost.ts [--quick] [--startup-rounds=N] [--ingest-only |
+// --delivery-only]` with DATABASE_URL or TEST_DATABASE_URL naming a PostgreSQL server (a database
+// of its own is created and dropped). `--ingest-only` and `--delivery-only` measure one of the two
+// (for iterating on it); the other's figures are then null.
 // It also measures start-up (until /health answers) with no hook, the hook with tracing off, and
 // tracing on; and prints one JSON line.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,6 +36,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type Variant = 'no hook' | 'tracing off' | 'tracing on';
 
 const median = (values: number[]) => {
+  if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
@@ -213,7 +216,13 @@ export interface TracingOverhead {
  * Tracing on against tracing off, for ingest and delivery (the issue's target: >= 0.85 each).
  * `databaseUrl` names a PostgreSQL server; the measurement runs in a database of its own.
  */
-export async function measureTracingOverhead(options: { quick: boolean; databaseUrl: string; log?: (line: string) => void }): Promise<TracingOverhead> {
+export async function measureTracingOverhead(options: {
+  quick: boolean;
+  databaseUrl: string;
+  log?: (line: string) => void;
+  /** Which of the two to measure: both unless told (the other's figures are then NaN). */
+  only?: 'ingest' | 'delivery';
+}): Promise<TracingOverhead> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[tracing-cost] ${line}\n`));
   // --quick keeps the whole bench under two minutes (SPEC section 9): one round (off then on),
   // a quick look; the full run's four alternating rounds are the figure to trust. Their drains
@@ -240,7 +249,7 @@ export async function measureTracingOverhead(options: { quick: boolean; database
     for (let round = 0; round < size.rounds; round++) {
       const order: Variant[] = round % 2 === 0 ? ['tracing off', 'tracing on'] : ['tracing on', 'tracing off'];
       const ingestRound: Record<string, { rps: number; cpu: number }> = {};
-      for (const variant of order) {
+      for (const variant of options.only === 'delivery' ? [] : order) {
         const tocsin = await startTocsin('api', variant, dbUrl, receivers.url);
         // A short load first, not measured, so that both variants are measured warm: what is
         // compiled or allocated on first use is a start-up cost, not a per-request one.
@@ -254,9 +263,9 @@ export async function measureTracingOverhead(options: { quick: boolean; database
         ingestRound[variant] = { rps: result.rps, cpu };
         log(`round ${round + 1}/${size.rounds} ingest ${variant}: ${Math.round(result.rps)} req/s, p99 ${result.p99_ms} ms, ${cpu.toFixed(2)} ms CPU per request`);
       }
-      ingestRuns.push(ingestRound);
+      if (options.only !== 'delivery') ingestRuns.push(ingestRound);
       const deliveryRound: Record<string, { rps: number; cpu: number }> = {};
-      for (const variant of order) {
+      for (const variant of options.only === 'ingest' ? [] : order) {
         await makeBacklog(variant, dbUrl, receivers, size.backlog);
         // The queue's table too: after the clean-up below, its statistics would say it is nearly
         // empty, and pg-boss's fetch planned on them drained 550 jobs/s instead of 5,000.
@@ -271,7 +280,7 @@ export async function measureTracingOverhead(options: { quick: boolean; database
         deliveryRound[variant] = { rps: result.jobsPerSecond, cpu: result.cpuMsPerJob };
         log(`round ${round + 1}/${size.rounds} delivery ${variant}: ${Math.round(result.jobsPerSecond)} jobs/s, ${result.cpuMsPerJob.toFixed(2)} ms CPU per job`);
       }
-      deliveryRuns.push(deliveryRound);
+      if (options.only !== 'ingest') deliveryRuns.push(deliveryRound);
     }
     const ratio = (runs: Record<string, { rps: number; cpu: number }>[], pick: 'rps' | 'cpu') =>
       round3(median(runs.map((run) => (pick === 'rps' ? run['tracing on']!.rps / run['tracing off']!.rps : run['tracing off']!.cpu / run['tracing on']!.cpu))));
@@ -333,7 +342,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (!server) throw new Error('set DATABASE_URL or TEST_DATABASE_URL to a PostgreSQL server');
   const quick = process.argv.includes('--quick');
   const startupRounds = Number(process.argv.find((a) => a.startsWith('--startup-rounds='))?.split('=')[1] ?? (quick ? 0 : 5));
-  const overhead = await measureTracingOverhead({ quick, databaseUrl: server });
+  const only = process.argv.includes('--ingest-only') ? 'ingest' : process.argv.includes('--delivery-only') ? 'delivery' : undefined;
+  const overhead = await measureTracingOverhead({ quick, databaseUrl: server, only });
   const startup = startupRounds > 0 ? await measureStartup(server, startupRounds) : undefined;
   process.stdout.write(`${JSON.stringify({ ...overhead, ...(startup ? { startup } : {}) })}\n`);
 }
