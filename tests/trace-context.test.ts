@@ -7,7 +7,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { injectTraceContext, jobTrace, withClientSpan, withConsumerSpan, withJobPublishSpan, withJobSpan, withPublishSpan, type TraceCarrier } from '../src/adapters/telemetry/trace-context.ts';
 import { setActiveTracing, shutdownTracing } from '../src/adapters/telemetry/tracing-state.ts';
-import { clientUrlAttributes, isUntracedPath } from '../src/adapters/telemetry/span-urls.ts';
+import { clientUrlAttributes, isUntracedPath, serverSpanPath } from '../src/adapters/telemetry/span-urls.ts';
 
 const someCarrier: TraceCarrier = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 
@@ -197,5 +197,20 @@ describe('which requests are not traced (SPEC section 12)', () => {
     for (const url of ['/', '/healthz', '/metrics/x', '/v1/streams', '/v1/stream-tickets', '/v1/wsx', '/v1/incidents', '/v1/incidents?q=/v1/stream', '/x/v1/stream', 'health']) {
       expect(isUntracedPath(url), url).toBe(false);
     }
+  });
+});
+
+describe("a server span's url.path (SPEC sections 2 and 12)", () => {
+  it('is the path alone, with the secret segments of a parametric route, or of an unmatched URL, redacted', () => {
+    expect(serverSpanPath('/v1/incidents?q=secret-word', '/v1/incidents')).toBe('/v1/incidents');
+    expect(serverSpanPath('/v1/incidents', '/v1/incidents')).toBe('/v1/incidents');
+    expect(serverSpanPath('/v1/heartbeats/k3y/ping?x=1', '/v1/heartbeats/:key/ping')).toBe('/v1/heartbeats/[redacted]/ping');
+    expect(serverSpanPath('/v1/integrations/k3y/alertmanager', '/v1/integrations/:key/alertmanager')).toBe('/v1/integrations/[redacted]/alertmanager');
+    expect(serverSpanPath('/v1/ical-feeds/t0ken.ics', '/v1/ical-feeds/:token.ics')).toBe('/v1/ical-feeds/[redacted]');
+    expect(serverSpanPath('/a/t0ken', '/a/:token')).toBe('/a/[redacted]');
+    expect(serverSpanPath('/v1/incidents/abc', '/v1/incidents/:id')).toBe('/v1/incidents/abc');
+    // No route matched (a 404): the URL may still be a mistyped intake URL holding its key.
+    expect(serverSpanPath('/v1/heartbeats/k3y/ping/extra', undefined)).toBe('/v1/heartbeats/[redacted]/ping/extra');
+    expect(serverSpanPath('/a/t0ken/x?y=1', undefined)).toBe('/a/[redacted]/x');
   });
 });

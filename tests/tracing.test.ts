@@ -331,7 +331,12 @@ describe('a traced service (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     expect((await call(tocsin, 'GET', '/v1/incidents?q=payroll-secret-word')).status).toBe(200);
     const search = await serverSpan('GET', '/v1/incidents');
     expect(search.attributes['url.path']).toBe('/v1/incidents');
+    // No route matches this one, and its key is redacted all the same.
+    const stray = `straykey${Date.now()}`;
+    expect((await call(tocsin, 'GET', `/v1/heartbeats/${stray}/ping/extra`)).status).toBe(404);
+    await eventually(() => otlp.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === '/v1/heartbeats/[redacted]/ping/extra'), 20_000, 'the 404 span');
     expect(JSON.stringify(otlp.spans)).not.toContain(token);
+    expect(JSON.stringify(otlp.spans)).not.toContain(stray);
     expect(JSON.stringify(otlp.spans)).not.toContain('payroll-secret-word');
   });
 

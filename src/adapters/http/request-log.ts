@@ -1,7 +1,13 @@
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Level } from 'pino';
 import { isUntracedPath } from '../telemetry/span-urls.ts';
 import { inRequestTrace } from '../telemetry/trace-context.ts';
 import { activeTracing } from '../telemetry/tracing-state.ts';
+
+/** Whether `log` writes lines of `level` (Fastify's logger here is pino, which says). */
+function logsAt(log: FastifyBaseLogger, level: Level): boolean {
+  return (log as FastifyBaseLogger & { isLevelEnabled(level: Level): boolean }).isLevelEnabled(level);
+}
 
 /**
  * Fastify's per-request log lines, each inside the request's trace when tracing is on (SPEC
@@ -18,6 +24,8 @@ export class RequestLogController extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // Below the log level there is no line to write, so no trace to enter for it.
+    if (!logsAt(request.log, error ? 'error' : 'info')) return;
     inRequestTrace(request, () => super.requestCompleted(error, request, reply));
   }
 }

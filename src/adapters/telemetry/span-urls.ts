@@ -29,6 +29,18 @@ export function redactServerUrl(value: string): string {
 }
 
 /**
+ * The `url.path` of a request's SERVER span: the path alone (a query string may carry what a user
+ * searched for), its secret segments redacted. Only a route with parameters, or no route at all
+ * (a 404 for a mistyped intake URL), can carry a secret: a fixed route such as `/v1/incidents`
+ * skips the expressions.
+ */
+export function serverSpanPath(url: string, route: string | undefined): string {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return route === undefined || route.includes(':') || route.includes('*') ? redactServerUrl(path) : path;
+}
+
+/**
  * A provider URL keeps only its origin: webhook and Slack URLs carry their credential in the
  * path (Slack's `/services/T…/B…/secret`) or the query, and the customer chose them.
  */

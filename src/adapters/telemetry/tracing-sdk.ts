@@ -9,8 +9,7 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { supportsSyncHooks, register as registerSyncHooks } from 'import-in-the-middle/register-hooks.mjs';
-import { UrlRedactingProcessor } from './span-filters.ts';
-import { isUntracedPath } from './span-urls.ts';
+import { isUntracedPath, serverSpanPath } from './span-urls.ts';
 import { setActiveTracing } from './tracing-state.ts';
 
 // SPEC section 12: OpenTelemetry traces over OTLP/HTTP. Loaded by register.ts only when
@@ -37,6 +36,12 @@ function makeInstrumentations() {
         const route = request.routeOptions.url;
         span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
         span.setAttribute('client.address', request.ip);
+        // @fastify/otel's url.path is the request's URL, query string included, and secrets in
+        // the path as they came. It is rewritten here, before the span can end and be exported:
+        // the path alone (what the attribute means) with its secret segments redacted. Done in
+        // this hook rather than by a span processor, which would look at every span's attributes.
+        const path = serverSpanPath(request.url, route);
+        if (path !== request.url) span.setAttribute('url.path', path);
         // The rest of the request (hooks, body, handler, queries, jobs) runs inside this span:
         // @fastify/otel calls the next hook in it, and Fastify carries the context across the
         // body's stream events itself (an AsyncResource in its content-type parser; checked by
@@ -44,7 +49,9 @@ function makeInstrumentations() {
         // to the span as well, as this hook did, wrapped every listener added to it: about 4 us
         // a traced POST, a tenth of what tracing cost ingest (bench/README.md).
         // Fastify's own "incoming request" comes before any hook, so before this span: it is
-        // written here instead, inside the span (http/request-log.ts skips Fastify's).
+        // written here instead, inside the span (http/request-log.ts skips Fastify's), when the
+        // log level keeps it.
+        if (!(request.log as typeof request.log & { isLevelEnabled(level: string): boolean }).isLevelEnabled('info')) return;
         const traced = api.trace.setSpan(api.context.active(), span);
         api.context.with(traced, () => request.log.info({ req: request }, 'incoming request'));
       },
@@ -94,7 +101,6 @@ export function startTracing(): void {
     resource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'tocsin' })),
     instrumentations,
     spanProcessors: [
-      new UrlRedactingProcessor(),
       new BatchSpanProcessor({
         exporter: makeExporter(),
         maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE'),
