@@ -34,14 +34,15 @@ function makeInstrumentations() {
       ignorePaths: (route: { url: string }) => isUntracedPath(route.url),
       requestHook: (span, request) => {
         const route = request.routeOptions.url;
-        span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
-        span.setAttribute('client.address', request.ip);
         // @fastify/otel's url.path is the request's URL, query string included, and secrets in
-        // the path as they came. It is rewritten here, before the span can end and be exported:
-        // the path alone (what the attribute means) with its secret segments redacted. Done in
-        // this hook rather than by a span processor, which would look at every span's attributes.
+        // the path as they came. It is rewritten first thing here, before the span can end and
+        // be exported: the path alone (what the attribute means) with its secret segments
+        // redacted. Done in this hook rather than by a span processor, which would look at every
+        // span's attributes.
         const path = serverSpanPath(request.url, route);
         if (path !== request.url) span.setAttribute('url.path', path);
+        span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
+        span.setAttribute('client.address', request.ip);
         // The rest of the request (hooks, body, handler, queries, jobs) runs inside this span:
         // @fastify/otel calls the next hook in it, and Fastify carries the context across the
         // body's stream events itself (an AsyncResource in its content-type parser; checked by
